@@ -1,0 +1,7 @@
+/**
+ * Pieces shared by Stoa's own packages (tests, benchmarks, the protocol reference) that are not
+ * part of the public API.
+ *
+ * @module
+ */
+export * from './protocol-examples.js';
