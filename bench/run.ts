@@ -10,6 +10,7 @@ export type Scenario = (flags: Record<string, string | boolean | undefined>) => 
 
 const scenarios: Record<string, () => Promise<{ run: Scenario }>> = {
   codec: () => import('./codec.js'),
+  allocator: () => import('./allocator.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -5,3 +5,4 @@
  * @module
  */
 export * from './protocol-examples.js';
+export * from './protocol-doc.js';

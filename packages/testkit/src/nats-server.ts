@@ -145,6 +145,15 @@ export interface StartNatsOptions {
   extraConfig?: string;
   /** How long to wait for readiness. @default 20000 */
   readyTimeoutMs?: number;
+  /**
+   * A directory for the config, log and JetStream data, kept after `stop()` so a later start
+   * finds its data again (`stoa dev --data`). @default a temp dir, removed on stop
+   */
+  dir?: string;
+  /** The client port. @default a free one */
+  port?: number;
+  /** Listen on this address. @default '127.0.0.1' */
+  host?: string;
 }
 
 interface NodeSpec {
@@ -156,10 +165,13 @@ interface NodeSpec {
   extraConfig?: string;
   binary: string;
   readyTimeoutMs: number;
+  /** Keep `dir` on stop. */
+  keep?: boolean;
+  host?: string;
 }
 
 function configText(spec: NodeSpec): string {
-  const lines = [`server_name: ${spec.name}`, `listen: 127.0.0.1:${spec.port}`, 'max_payload: 8MB'];
+  const lines = [`server_name: ${spec.name}`, `listen: ${spec.host ?? '127.0.0.1'}:${spec.port}`, 'max_payload: 8MB'];
   if (spec.jetstream) {
     lines.push(`jetstream { store_dir: ${JSON.stringify(join(spec.dir, 'js'))}, max_memory_store: 256MB, max_file_store: 2GB }`);
   }
@@ -189,7 +201,8 @@ class Node implements NatsNode {
     return this.spec.name;
   }
   get url() {
-    return `nats://127.0.0.1:${this.spec.port}`;
+    const host = this.spec.host === undefined || this.spec.host === '0.0.0.0' ? '127.0.0.1' : this.spec.host;
+    return `nats://${host}:${this.spec.port}`;
   }
   get port() {
     return this.spec.port;
@@ -273,7 +286,7 @@ class Node implements NatsNode {
       await done;
       clearTimeout(timer);
     }
-    if (!this.removed) {
+    if (!this.removed && !this.spec.keep) {
       this.removed = true;
       rmSync(this.spec.dir, { recursive: true, force: true });
     }
@@ -295,14 +308,19 @@ export interface NatsServerHandle extends NatsNode {
   readonly servers: string[];
 }
 
-/** Starts one `nats-server` on a free loopback port with JetStream in a temp dir, and waits until ready. */
+/**
+ * Starts one `nats-server` on a free loopback port with JetStream in a temp dir (or in `dir`,
+ * kept), and waits until ready.
+ */
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
   const binary = requireNatsServer(options.binary);
-  const dir = mkdtempSync(join(tmpdir(), 'stoa-nats-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'stoa-nats-'));
   const spec: NodeSpec = {
-    name: `stoa-test-${process.pid}-${++serverCount}`,
+    name: `stoa-${process.pid}-${++serverCount}`,
     dir,
-    port: await freePort(),
+    keep: options.dir !== undefined,
+    ...(options.host ? { host: options.host } : {}),
+    port: options.port ?? (await freePort()),
     jetstream: options.jetstream ?? true,
     binary,
     readyTimeoutMs: options.readyTimeoutMs ?? 20_000,

@@ -1,7 +1,7 @@
 /**
  * Messages to everyone: LEADER_ELECTED on `stoa.master.leader`, and the cluster event stream on
- * `stoa.events.<kind>` (tasks, agents and frameworks added, updated, removed), which the master's
- * HTTP API also serves as server-sent events.
+ * `stoa.events.<kind>` (tasks, agents and frameworks added, updated, removed; batched per turn),
+ * which the master's HTTP API also serves as server-sent events, one event each.
  *
  * @module
  */
@@ -34,6 +34,12 @@ export const ClusterEventSchema = z.discriminatedUnion('type', [
   z.object({ ...ev, type: z.literal('FRAMEWORK_REMOVED'), frameworkId: FrameworkIdSchema }),
 ]);
 
+/**
+ * What travels on `stoa.events.<kind>`: the events of one kind the master produced in one turn of
+ * its event loop (a burst of 10,000 task updates is one message, not 10,000).
+ */
+export const ClusterEventBatchSchema = z.object({ v: VersionSchema, events: z.array(ClusterEventSchema).min(1) });
+
 /** The `kind` token of a cluster event's subject. */
 export function clusterEventKind(type: ClusterEvent['type']): 'task' | 'agent' | 'framework' {
   return type.startsWith('TASK') ? 'task' : type.startsWith('AGENT') ? 'agent' : 'framework';
@@ -43,3 +49,5 @@ export function clusterEventKind(type: ClusterEvent['type']): 'task' | 'agent' |
 export type LeaderElected = z.infer<typeof LeaderElectedSchema>;
 /** A cluster event. */
 export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
+/** A batch of cluster events of one kind. */
+export type ClusterEventBatch = z.infer<typeof ClusterEventBatchSchema>;

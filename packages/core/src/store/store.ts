@@ -45,7 +45,14 @@ export interface StoreWatchOptions {
   include?: 'last' | 'updates';
 }
 
-/** A running watch: iterate it for entries in revision order; `stop()` ends it. */
+/**
+ * A running watch: iterate it for entries in revision order; `stop()` ends it.
+ *
+ * A watch converges on the store's state but is not a log of every write: a value overwritten or
+ * deleted before the watch delivered it may be skipped (JetStream KV with history 1 drops the
+ * older revision, and a watcher on a replica can fall behind by a batch). The latest revision of
+ * every key it covers is always delivered. `MemoryStore` happens to deliver every change.
+ */
 export interface StoreWatch extends AsyncIterable<StoreEntry> {
   /** Ends the watch; the iterator finishes. */
   stop(): void;

@@ -1,0 +1,196 @@
+/**
+ * The master's HTTP operator API (hono on node's http server): state reads, operator writes,
+ * Prometheus metrics, and the cluster event stream as server-sent events. Every route maps to an
+ * operator call, so HTTP and NATS always agree. Invalid requests get a 4xx whose body names the
+ * field: `{ error: { code, message, field } }`.
+ *
+ * @module
+ */
+
+import { type ServerType, serve } from '@hono/node-server';
+import {
+  type ClusterEvent,
+  fromUnknown,
+  type OperatorCall,
+  OperatorCallSchema,
+  type StoaError,
+  TaskStateSchema,
+  ValidationError,
+  validate,
+} from '@stoa/core';
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import type { MasterContext } from '../context.js';
+import type { MasterMetrics } from '../metrics.js';
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  context: MasterContext;
+  metrics: MasterMetrics;
+  operator: (call: OperatorCall) => Promise<unknown>;
+  onEvent: (listener: (event: ClusterEvent) => void) => () => void;
+}
+
+/** A running HTTP server. */
+export interface HttpServerHandle {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const STATUS: Record<string, ContentfulStatusCode> = {
+  VALIDATION_ERROR: 400,
+  PROTOCOL_ERROR: 400,
+  NOT_FOUND: 404,
+  UNAUTHORIZED: 403,
+  ALREADY_EXISTS: 409,
+  CONFLICT: 409,
+  INVALID_OPERATION: 409,
+  NOT_LEADER: 503,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  NO_RESPONDERS: 502,
+};
+
+function errorBody(error: StoaError) {
+  const field = typeof error.details.field === 'string' ? error.details.field : undefined;
+  return { error: { code: error.code, message: error.message, ...(field !== undefined ? { field } : {}) } };
+}
+
+const DrainBody = z.strictObject({ gracePeriodMs: z.number().nonnegative().optional(), markGone: z.boolean().optional() }).optional();
+const WeightsBody = z.union([
+  z.array(z.strictObject({ role: z.string(), weight: z.number() })),
+  z.strictObject({ weights: z.array(z.strictObject({ role: z.string(), weight: z.number() })) }),
+]);
+const QuotaBody = z.strictObject({ quotas: z.array(z.unknown()) });
+const ReservationBody = z.strictObject({ agentId: z.string(), resources: z.array(z.unknown()), action: z.enum(['reserve', 'unreserve']).optional() });
+const TasksQuery = z.strictObject({
+  state: TaskStateSchema.optional(),
+  framework_id: z.string().optional(),
+  agent_id: z.string().optional(),
+  offset: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+const FileQuery = z.strictObject({ offset: z.coerce.number().int().nonnegative().optional(), length: z.coerce.number().int().nonnegative().optional() });
+
+/** Validates an operator call built from a request, naming the field on failure. */
+function toCall(input: unknown): OperatorCall {
+  return validate(OperatorCallSchema, input, 'request');
+}
+
+/** Starts the HTTP operator API. Port 0 picks a free port. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const app = new Hono();
+  const call = (input: unknown) => options.operator(toCall(input));
+  const body = async (req: Request): Promise<unknown> => {
+    const text = await req.text();
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ValidationError('the body is not valid JSON', { details: { field: '' } });
+    }
+  };
+
+  app.onError((error, c) => {
+    const e = fromUnknown(error);
+    return c.json(errorBody(e), STATUS[e.code] ?? 500);
+  });
+
+  app.get('/health', async (c) => c.json(await call({ v: 1, type: 'GET_HEALTH' })));
+  app.get('/api/v1/master', async (c) => c.json(await call({ v: 1, type: 'GET_MASTER' })));
+  app.get('/api/v1/state', async (c) => c.json(await call({ v: 1, type: 'GET_STATE' })));
+  app.get('/api/v1/agents', async (c) => c.json(await call({ v: 1, type: 'GET_AGENTS' })));
+  app.get('/api/v1/frameworks', async (c) => c.json(await call({ v: 1, type: 'GET_FRAMEWORKS' })));
+  app.get('/api/v1/roles', async (c) => c.json(await call({ v: 1, type: 'GET_ROLES' })));
+  app.get('/api/v1/tasks', async (c) => {
+    const q = validate(TasksQuery, c.req.query(), 'query');
+    return c.json(
+      await call({
+        v: 1,
+        type: 'GET_TASKS',
+        ...(q.state ? { state: q.state } : {}),
+        ...(q.framework_id ? { frameworkId: q.framework_id } : {}),
+        ...(q.agent_id ? { agentId: q.agent_id } : {}),
+        ...(q.offset !== undefined ? { offset: q.offset } : {}),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+      }),
+    );
+  });
+  app.post('/api/v1/agents/:id/drain', async (c) => {
+    const b = validate(DrainBody, await body(c.req.raw), 'body');
+    return c.json(await call({ v: 1, type: 'DRAIN_AGENT', agentId: c.req.param('id'), ...(b ?? {}) }));
+  });
+  app.post('/api/v1/agents/:id/deactivate', async (c) => c.json(await call({ v: 1, type: 'DEACTIVATE_AGENT', agentId: c.req.param('id') })));
+  app.post('/api/v1/agents/:id/reactivate', async (c) => c.json(await call({ v: 1, type: 'REACTIVATE_AGENT', agentId: c.req.param('id') })));
+  app.post('/api/v1/agents/:id/gone', async (c) => c.json(await call({ v: 1, type: 'MARK_AGENT_GONE', agentId: c.req.param('id') })));
+  app.post('/api/v1/frameworks/:id/teardown', async (c) => c.json(await call({ v: 1, type: 'TEARDOWN', frameworkId: c.req.param('id') })));
+  app.post('/api/v1/tasks/:id/kill', async (c) => c.json(await call({ v: 1, type: 'KILL_TASKS', taskIds: [c.req.param('id')] })));
+  app.post('/api/v1/weights', async (c) => {
+    const b = validate(WeightsBody, await body(c.req.raw), 'body');
+    return c.json(await call({ v: 1, type: 'UPDATE_WEIGHTS', weights: Array.isArray(b) ? b : b.weights }));
+  });
+  app.post('/api/v1/quota', async (c) => {
+    const b = validate(QuotaBody, await body(c.req.raw), 'body');
+    return c.json(await call({ v: 1, type: 'UPDATE_QUOTA', quotas: b.quotas }));
+  });
+  app.post('/api/v1/reservations', async (c) => {
+    const b = validate(ReservationBody, await body(c.req.raw), 'body');
+    const type = b.action === 'unreserve' ? 'UNRESERVE_RESOURCES' : 'RESERVE_RESOURCES';
+    return c.json(await call({ v: 1, type, agentId: b.agentId, resources: b.resources }));
+  });
+  app.get('/api/v1/tasks/:id/files', async (c) => c.json(await call({ v: 1, type: 'READ_FILE', taskId: c.req.param('id'), path: '' })));
+  app.get('/api/v1/tasks/:id/files/:name{.+}', async (c) => {
+    const q = validate(FileQuery, c.req.query(), 'query');
+    const r = (await call({ v: 1, type: 'READ_FILE', taskId: c.req.param('id'), path: c.req.param('name'), ...q })) as { data?: Uint8Array; offset?: number; size?: number };
+    return c.json({ data: r.data ? Buffer.from(r.data).toString('utf8') : '', offset: r.offset ?? 0, size: r.size ?? 0 });
+  });
+  app.get('/metrics', async (c) => {
+    const text = await options.metrics.registry.metrics();
+    return c.text(text, 200, { 'content-type': options.metrics.registry.contentType });
+  });
+  app.get('/api/v1/events', (c) =>
+    streamSSE(c, async (stream) => {
+      const queue: ClusterEvent[] = [];
+      let wake: (() => void) | undefined;
+      const off = options.onEvent((event) => {
+        queue.push(event);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        off();
+        wake?.();
+      });
+      await stream.writeSSE({ event: 'subscribed', data: '{}' });
+      while (!stream.aborted && !stream.closed) {
+        const next = queue.shift();
+        if (next) {
+          await stream.writeSSE({ event: next.type, data: JSON.stringify(next) });
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+      off();
+    }),
+  );
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${options.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
