@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// The `stoa` command. A built package runs dist/; a source checkout (no dist yet) runs the
-// TypeScript sources through tsx, resolving @stoa/* to the sources by the repository's tsconfig.
+// The `stoa` command. In a source checkout (src/ beside this file) it runs the TypeScript sources
+// through tsx, resolving @stoa/* to their sources by the repository's tsconfig, so what runs is
+// always what is checked out. The published package ships dist/ and no src/, and runs dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const built = new URL('../dist/bin.js', import.meta.url);
-if (existsSync(fileURLToPath(built))) {
-  await import(built.href);
-} else {
+const source = new URL('../src/bin.ts', import.meta.url);
+if (existsSync(fileURLToPath(source))) {
   const { register } = await import('tsx/esm/api');
   register({ tsconfig: fileURLToPath(new URL('../../../tsconfig.json', import.meta.url)) });
-  await import(new URL('../src/bin.ts', import.meta.url).href);
+  await import(source.href);
+} else {
+  await import(new URL('../dist/bin.js', import.meta.url).href);
 }

@@ -23,7 +23,7 @@ import { NatsKvStore, NatsTransport } from '@stoa/core/nats';
 import { type MasterHandle, startMaster } from '@stoa/master';
 import { findNatsServer, type NatsServerHandle, startNats } from '@stoa/testkit';
 import type { Logger } from 'pino';
-import { clusterFilePath, writeClusterFile } from './cluster-file.js';
+import { clusterFilePath, writeClusterFile } from '@stoa/sdk';
 
 /** Options of {@link startDevCluster}. */
 export interface DevClusterOptions {

@@ -1,18 +1,8 @@
 /**
- * The `stoa` command as a library: the dev cluster, cluster discovery and the program itself.
+ * The `stoa` command as a library: the dev cluster and the program itself. (Cluster discovery
+ * lives in `@stoa/sdk`, which the examples and frameworks share.)
  *
  * @module
  */
 export { banner, type DevCluster, type DevClusterOptions, MEMORY_NOTICE, startDevCluster } from './dev.js';
-export {
-  type ClusterAddress,
-  type ClusterFile,
-  clusterFilePath,
-  DEFAULT_DATA_DIR,
-  type DiscoverOptions,
-  discoverCluster,
-  NoClusterError,
-  readClusterFile,
-  writeClusterFile,
-} from './cluster-file.js';
 export { buildProgram, type Io, run } from './program.js';

@@ -6,8 +6,7 @@
  */
 
 import { fromWire, type OperatorCall, type TaskState, UnavailableError } from '@stoa/core';
-import { OperatorClient } from '@stoa/sdk';
-import type { ClusterAddress } from './cluster-file.js';
+import { type ClusterAddress, OperatorClient } from '@stoa/sdk';
 
 /** The calls the commands use. */
 export interface OperatorAccess {

@@ -10,7 +10,7 @@
 import { isTerminalState, type OperatorCall, StoaError, TaskStateSchema, TaskStates } from '@stoa/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { DEFAULT_DATA_DIR, discoverCluster, NoClusterError } from './cluster-file.js';
+import { DEFAULT_DATA_DIR, discoverCluster, NoClusterError } from '@stoa/sdk';
 import { banner, startDevCluster } from './dev.js';
 import { table } from './format.js';
 import { openOperator, type OperatorAccess } from './operator-access.js';

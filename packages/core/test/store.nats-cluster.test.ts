@@ -176,6 +176,51 @@ describe('NatsKvStore on a 3-node cluster while a node is killed', () => {
     await checkThrough(leader!, bucket, acked);
   });
 
+  it('goes on watching when the server of the watch consumer is killed', { timeout: 120_000 }, async () => {
+    const bucket = `fault-watch-${++buckets}`;
+    closers.push(() => dropBucket(bucket));
+    const nc = await connect({ servers: cluster.servers, maxReconnectAttempts: -1, name: 'watcher' });
+    closers.push(() => nc.close());
+    const store = await openR3(nc, { bucket, timeoutMs: 2000, watchCheckMs: 1000 });
+    closers.push(() => store.close());
+    const watch = await store.watch({ key: 'fault.>', include: 'updates' });
+    closers.push(async () => watch.stop());
+    // The watch's consumer is the only one on the stream; the meta leader knows where it lives.
+    const jsm = await jetstreamManager(admin);
+    const host = await waitFor(async () => (await jsm.consumers.list(`KV_${bucket}`).next())[0]?.cluster?.leader, {
+      what: 'the watch consumer to be listed',
+    });
+    const victim = cluster.nodes.find((n) => n.name === host)!;
+    expect(victim, `the node ${host}`).toBeDefined();
+
+    const ackedAt = new Map<string, number>();
+    const seen = new Map<string, string>();
+    let maxLagMs = 0;
+    let lastRevision = 0;
+    const reading = (async () => {
+      for await (const e of watch) {
+        expect(e.revision).toBeGreaterThan(lastRevision);
+        lastRevision = e.revision;
+        seen.set(e.key, str(e.value));
+        const at = ackedAt.get(e.key);
+        if (at !== undefined) maxLagMs = Math.max(maxLagMs, Date.now() - at);
+        if (seen.size === 300) return;
+      }
+    })();
+    let killed: Promise<void> | undefined;
+    for (let i = 0; i < 300; i++) {
+      if (i === 50) killed = victim.kill();
+      await retrying(() => store.put(`fault.k${i}`, bytes(`value-${i}`)), `put ${i}`, 60_000);
+      ackedAt.set(`fault.k${i}`, Date.now());
+    }
+    await killed;
+    await waitFor(() => seen.size === 300, { timeoutMs: 30_000, what: `the watch to see all 300 keys (it has ${seen.size})` });
+    await reading;
+    console.info(`[store.nats-cluster] watch consumer's node ${host} killed: the watch lagged at most ${maxLagMs} ms behind an ack`);
+    for (let i = 0; i < 300; i++) expect(seen.get(`fault.k${i}`)).toBe(`value-${i}`);
+    await victim.restart();
+  });
+
   it('loses no acknowledged put when the node the writer is connected to is killed', { timeout: 120_000 }, async () => {
     const bucket = `fault-conn-${++buckets}`;
     closers.push(() => dropBucket(bucket));

@@ -23,6 +23,18 @@ export {
 } from './lossy-transport.js';
 export { OperatorClient, type OperatorClientOptions } from './operator-client.js';
 export {
+  type ClusterAddress,
+  type ClusterFile,
+  ClusterFileSchema,
+  clusterFilePath,
+  DEFAULT_DATA_DIR,
+  type DiscoverOptions,
+  discoverCluster,
+  NoClusterError,
+  readClusterFile,
+  writeClusterFile,
+} from './cluster-file.js';
+export {
   type Clock,
   type ReconcileBackoff,
   Reconciler,

@@ -613,7 +613,7 @@ export class SchedulerClient implements AsyncDisposable {
 
   /**
    * Accepts offers (of one agent or many) with operations. Tasks of LAUNCH and LAUNCH_GROUP
-   * operations are tracked in {@link tasks} from now on; when the master refuses the call they
+   * operations are tracked in {@link SchedulerClient.tasks} from now on; when the master refuses the call they
    * are forgotten again. What was offered and not used is declined with `filters`.
    */
   async accept(offerIds: string | readonly string[], operations: readonly Operation[], filters?: Filters): Promise<void> {
@@ -647,7 +647,7 @@ export class SchedulerClient implements AsyncDisposable {
     for (const r of rs ?? this.info.roles ?? ['*']) this.suppressed.add(r);
   }
 
-  /** Kills tasks. The agent of each is filled in from {@link tasks} when not given. */
+  /** Kills tasks. The agent of each is filled in from {@link SchedulerClient.tasks} when not given. */
   async kill(tasks: string | readonly (string | KillRequest)[]): Promise<void> {
     const kills = (typeof tasks === 'string' ? [tasks] : tasks).map((t) => {
       const k: KillRequest = typeof t === 'string' ? { taskId: t } : { ...t };
@@ -665,7 +665,7 @@ export class SchedulerClient implements AsyncDisposable {
 
   /**
    * Acknowledges statuses (those without a `uuid` need none and are skipped). Only needed with
-   * `autoAcknowledge: false`. A status without `agentId` takes the agent from {@link tasks}.
+   * `autoAcknowledge: false`. A status without `agentId` takes the agent from {@link SchedulerClient.tasks}.
    */
   async acknowledge(statuses: TaskStatus | readonly TaskStatus[]): Promise<void> {
     const acks: Ack[] = [];
