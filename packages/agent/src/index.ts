@@ -26,3 +26,4 @@ export {
   startSimulatedAgents,
 } from './simulated-agents.js';
 export type { StatusRetryOptions } from './status-updates.js';
+export { AGENT_OPTIONS, runAgentCli } from './cli.js';

@@ -10,6 +10,8 @@
 import { isTerminalState, type OperatorCall, StoaError, TaskStateSchema, TaskStates } from '@stoa/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
+import { runAgentCli } from '@stoa/agent';
+import { runMasterCli } from '@stoa/master';
 import { DEFAULT_DATA_DIR, discoverCluster, NoClusterError } from '@stoa/sdk';
 import { banner, startDevCluster } from './dev.js';
 import { table } from './format.js';
@@ -113,6 +115,20 @@ export function buildProgram(io: Io = processIo): Command {
       await cluster.stop();
       io.out('stopped.');
     });
+
+  for (const [name, summary, runComponent] of [
+    ['master', 'run one master on NATS (stoa master --help lists its options)', runMasterCli],
+    ['agent', 'run one agent on NATS (stoa agent --help lists its options)', runAgentCli],
+  ] as const) {
+    program
+      .command(name)
+      .description(summary)
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .argument('[options...]', 'its own options, flags like --nats URL')
+      .action((args: string[]) => runComponent(args, io.out));
+  }
 
   program
     .command('status')
@@ -272,7 +288,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     }
     if (StoaError.isInstance(error)) {
       io.err(`stoa: ${error.message}${error.code === 'NO_RESPONDERS' ? '\nNo master answers: is the cluster running (stoa dev)?' : ''}`);
-      return 1;
+      return error.code === 'VALIDATION_ERROR' ? 2 : 1;
     }
     io.err(`stoa: ${(error as Error)?.message ?? String(error)}`);
     return 1;

@@ -6,3 +6,4 @@
  */
 export * from './protocol-examples.js';
 export * from './protocol-doc.js';
+export * from './component-options.js';

@@ -11,7 +11,7 @@ import { NotFoundError, UnavailableError, ValidationError } from '@stoa/core';
 import { freePort, type NatsServerHandle, startNats, waitFor } from '@stoa/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsKvStore } from '../src/nats/nats-kv-store.js';
-import { describeStoreConformance } from './store-conformance.js';
+import { describeStoreConformance, takeEntries } from './store-conformance.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -146,9 +146,29 @@ describe('NatsKvStore (single server)', () => {
     }
   });
 
+  it('goes on watching after the server restarts, from where it was', async () => {
+    const bucket = `rewatch-${++buckets}`;
+    const store = await NatsKvStore.connect({ servers: nats.servers, bucket, timeoutMs: 1000, watchCheckMs: 500 });
+    const watch = await store.watch({ key: 'w.>', include: 'updates' });
+    try {
+      const iterator = watch[Symbol.asyncIterator]();
+      await store.put('w.before', bytes('1'));
+      expect((await takeEntries(iterator, 1, 'before the restart')).map((e) => e.key)).toEqual(['w.before']);
+      await nats.restart();
+      // The consumer died with the server; the watch makes a new one after the last revision.
+      await waitFor(() => store.put('w.after', bytes('2')), { timeoutMs: 20_000, what: 'a put after the restart' });
+      const [after] = await takeEntries(iterator, 1, 'after the restart', 20_000);
+      expect(after?.key).toBe('w.after');
+    } finally {
+      watch.stop();
+      await store.close();
+      await dropBucket(bucket);
+    }
+  });
+
   it('keeps its data across a server restart, and the store reconnects', async () => {
     const bucket = `restart-${++buckets}`;
-    const store = await NatsKvStore.connect({ servers: nats.servers, bucket });
+    const store = await NatsKvStore.connect({ servers: nats.servers, bucket, timeoutMs: 1000 });
     try {
       const rev = await store.put('durable', bytes('yes'));
       await nats.restart();

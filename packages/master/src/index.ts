@@ -16,3 +16,4 @@
 export { type MasterHandle, startMaster } from './master.js';
 export type { MasterOptions } from './options.js';
 export type { MasterContext } from './context.js';
+export { MASTER_OPTIONS, runMasterCli } from './cli.js';

@@ -288,6 +288,8 @@ class NatsKvWatch implements StoreWatch {
 export class NatsKvStore implements Store, AsyncDisposable {
   /** `nats-kv`. */
   readonly kind = 'nats-kv';
+  /** The bucket's name. */
+  readonly bucket: string;
   private closed = false;
   private readonly watches = new Set<NatsKvWatch>();
 
@@ -314,9 +316,6 @@ export class NatsKvStore implements Store, AsyncDisposable {
       checkMs: options.watchCheckMs,
     };
   }
-
-  /** The bucket's name. */
-  readonly bucket: string;
 
   /**
    * Opens the bucket over a connection the caller owns, creating it if missing (with `replicas`,
