@@ -116,19 +116,9 @@ export function buildProgram(io: Io = processIo): Command {
       io.out('stopped.');
     });
 
-  for (const [name, summary, runComponent] of [
-    ['master', 'run one master on NATS (stoa master --help lists its options)', runMasterCli],
-    ['agent', 'run one agent on NATS (stoa agent --help lists its options)', runAgentCli],
-  ] as const) {
-    program
-      .command(name)
-      .description(summary)
-      .helpOption(false)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .argument('[options...]', 'its own options, flags like --nats URL')
-      .action((args: string[]) => runComponent(args, io.out));
-  }
+  // Listed for --help; `run` hands their arguments to them before this program parses anything.
+  program.command('master').description('run one master on NATS (stoa master --help lists its options)');
+  program.command('agent').description('run one agent on NATS (stoa agent --help lists its options)');
 
   program
     .command('status')
@@ -274,11 +264,22 @@ export function buildProgram(io: Io = processIo): Command {
   return program;
 }
 
+/**
+ * The components own their options: `stoa master …` and `stoa agent …` hand every argument after
+ * the component's name to it, untouched (the program's own `--nats` must not swallow theirs).
+ */
+const components: Record<string, (args: string[], out: (text: string) => void) => Promise<void>> = {
+  master: runMasterCli,
+  agent: runAgentCli,
+};
+
 /** Runs the program on `argv` and returns the exit code. */
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const program = buildProgram(io);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    const component = argv[0] === undefined ? undefined : components[argv[0]];
+    if (component) await component(argv.slice(1), io.out);
+    else await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;

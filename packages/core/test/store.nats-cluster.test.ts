@@ -31,13 +31,19 @@ afterAll(async () => {
 });
 
 async function dropBucket(bucket: string): Promise<void> {
-  const jsm = await jetstreamManager(admin);
+  const jsm = await jetstreamManager(admin, { checkAPI: false });
   await jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
 }
 
-async function streamInfo(bucket: string): Promise<StreamInfo> {
-  const jsm = await jetstreamManager(admin);
-  return jsm.streams.info(`KV_${bucket}`);
+/** The stream's info, asked again while the cluster settles after a kill (the admin may reconnect). */
+function streamInfo(bucket: string): Promise<StreamInfo> {
+  return waitFor(
+    async () => {
+      const jsm = await jetstreamManager(admin, { checkAPI: false });
+      return jsm.streams.info(`KV_${bucket}`);
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what: `the info of KV_${bucket}` },
+  );
 }
 
 /**
@@ -186,7 +192,7 @@ describe('NatsKvStore on a 3-node cluster while a node is killed', () => {
     const watch = await store.watch({ key: 'fault.>', include: 'updates' });
     closers.push(async () => watch.stop());
     // The watch's consumer is the only one on the stream; the meta leader knows where it lives.
-    const jsm = await jetstreamManager(admin);
+    const jsm = await jetstreamManager(admin, { checkAPI: false });
     const host = await waitFor(async () => (await jsm.consumers.list(`KV_${bucket}`).next())[0]?.cluster?.leader, {
       what: 'the watch consumer to be listed',
     });
