@@ -9,11 +9,14 @@
  *   transport reconnects, and when pings stop for three intervals.
  * - **Fencing.** Every command carries the master's epoch; commands older than the newest epoch
  *   the agent has seen are dropped (and counted).
- * - **Tasks.** RUN_TASKS checks each task (command tasks only; custom executors come later),
- *   reserves its resources, makes its sandbox, fetches its URIs, launches it, watches it, health
- *   checks it and kills it at its `maxCompletionTimeMs`. Each state change is a status update
- *   given to the {@link StatusUpdateManager}, which checkpoints it and resends it until it is
- *   acknowledged.
+ * - **Tasks.** RUN_TASKS checks each task, reserves its resources, makes its sandbox, fetches its
+ *   URIs, launches it, watches it, health checks it and kills it at its `maxCompletionTimeMs`.
+ *   Each state change is a status update given to the {@link StatusUpdateManager}, which
+ *   checkpoints it and resends it until it is acknowledged.
+ * - **Executors.** A task with `executor` goes to that custom executor, which the agent starts
+ *   (once per framework and executor id) and feeds over the executor protocol; a LAUNCH_GROUP
+ *   without an executor command runs as the default executor would: plain command tasks sharing
+ *   the group's fate. See `executors.ts`.
  * - **Recovery.** An agent restarted on the same work dir reloads its tasks and unacknowledged
  *   updates, re-attaches to the containers still running, reports those that ended meanwhile with
  *   their real exit status, and re-registers.
@@ -48,6 +51,7 @@ import {
   type FaultDomain,
   type FrameworkInfo,
   formatResources,
+  fromWire,
   isTerminalState,
   LeaderElectedSchema,
   NotFoundError,
@@ -65,6 +69,7 @@ import {
   type TaskInfo,
   type TaskState,
   type TaskStatus,
+  type TaskStatusReason,
   type TaskStatusSource,
   type Transport,
   type TransportMsg,
@@ -78,6 +83,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { Checkpoint, type KillReason, type TaskCheckpoint } from './checkpoint.js';
 import type { ContainerExit, Containerizer, ContainerLaunch, RecoveredContainer } from './containerizer/containerizer.js';
 import { ProcessContainerizer, SimulatedContainerizer } from './containerizer/index.js';
+import { Executors, type ExecutorView, hasCommand } from './executors.js';
 import { FetchError, fetchUris } from './fetcher.js';
 import { HealthChecker } from './health/index.js';
 import { resolveAttributes, resolveResources } from './resources.js';
@@ -131,7 +137,21 @@ export interface AgentOptions {
   killGracePeriodMs?: number;
   /** Checkpoint tasks and updates to survive restarts. @default true for `process`, false for `simulated` */
   checkpoint?: boolean;
+  /**
+   * The NATS URL custom executors connect to, given them as `STOA_NATS_URL`. The agent cannot
+   * tell it from its transport, so set it when the agent's NATS is not the one in the agent's own
+   * `STOA_NATS_URL`. @default process.env.STOA_NATS_URL (none when unset: executors then use
+   * their own default)
+   */
+  executorNatsUrl?: string;
+  /** A custom executor that has not subscribed this long after it started is killed (its tasks fail). @default 30000 */
+  executorRegistrationTimeoutMs?: number;
+  /** How long an executor has between SHUTDOWN and being killed. @default 5000 */
+  executorShutdownGracePeriodMs?: number;
 }
+
+/** One executor as {@link AgentHandle.executors} shows it. */
+export type AgentExecutorView = ExecutorView;
 
 /** One task as {@link AgentHandle.tasks} shows it. */
 export interface AgentTaskView {
@@ -179,6 +199,8 @@ export interface AgentHandle extends AsyncDisposable {
   waitRegistered(): Promise<void>;
   /** The tasks it knows: live ones and ended ones whose last update is not yet acknowledged. */
   tasks(): AgentTaskView[];
+  /** The executors it runs: custom executor processes and default-executor task groups. */
+  executors(): AgentExecutorView[];
   /** Counts, for tests and dashboards. */
   stats(): AgentStats;
   /** Prometheus metrics of this agent (made on first use). */
@@ -253,6 +275,8 @@ interface TaskRecord {
   deadline?: TimerHandle;
   /** The resources counted against the agent while it lives (reservations stripped). */
   counted?: Resource[];
+  /** `frameworkId\0executorId` of the executor that runs it, when one does. */
+  executorKey?: string;
 }
 
 function keyOf(frameworkId: string, taskId: string): string {
@@ -277,6 +301,7 @@ class Agent implements AgentHandle {
   private readonly ownsTimers: boolean;
   private readonly updates: StatusUpdateManager;
   private readonly tasksByKey = new Map<string, TaskRecord>();
+  private readonly executorsOf: Executors<TaskRecord>;
   private readonly requestTimeoutMs: number;
   private readonly killGraceMs: number;
   private readonly registerInitialMs: number;
@@ -338,6 +363,43 @@ class Agent implements AgentHandle {
       onForget: (fw, taskId) => this.forget(fw, taskId),
       onSendError: (error, batch) => this.log.debug({ err: error, updates: batch.length }, 'status update send failed; will retry'),
     });
+    this.executorsOf = new Executors<TaskRecord>(
+      {
+        transport: options.transport,
+        subjects: this.s,
+        containerizer,
+        timers: this.timers,
+        log: this.log,
+        workDir: this.workDir,
+        checkpointing: this.checkpoint !== undefined,
+        hostname: this.hostname,
+        agentId: () => this.agentId,
+        isRegistered: () => this.state === 'registered',
+        isDetached: () => this.stopping !== undefined && !this.killingOnStop,
+        task: (frameworkId, taskId) => this.tasksByKey.get(keyOf(frameworkId, taskId)),
+        emit: (rec, state, source, extra) => this.emit(rec, state, source, extra),
+        emitKilled: (rec, exit, source) => this.emitKilled(rec, exit, source),
+        forward: (rec, status) => this.forwardExecutorStatus(rec, status),
+        isPending: (frameworkId, taskId, uuid) => this.updates.pendingOf(frameworkId, taskId).some((u) => u.status.uuid === uuid),
+        saveTask: (rec) => this.saveTask(rec),
+        killTask: (rec, reason, graceMs) => this.killTask(rec, reason, graceMs),
+        claim: (resources) => {
+          this.used = add(this.used, resources);
+        },
+        unclaim: (resources) => {
+          const left = trySubtract(this.used, resources);
+          if (left !== undefined) this.used = left;
+          else this.log.error({ resources: formatResources(resources) }, 'released executor resources that were not counted');
+        },
+        callMaster: (call) => this.callMaster(call),
+      },
+      {
+        registrationTimeoutMs: options.executorRegistrationTimeoutMs ?? 30_000,
+        shutdownGracePeriodMs: options.executorShutdownGracePeriodMs ?? 5000,
+        recover: options.recover ?? 'reconnect',
+        ...((options.executorNatsUrl ?? process.env.STOA_NATS_URL) ? { natsUrl: options.executorNatsUrl ?? process.env.STOA_NATS_URL } : {}),
+      },
+    );
   }
 
   get metrics(): Registry {
@@ -348,6 +410,7 @@ class Agent implements AgentHandle {
   /** Recovers, subscribes to the leader subject, and starts registering in the background. */
   async start(): Promise<void> {
     if (this.checkpoint) await this.recover();
+    if (this.agentId !== undefined) this.executorsOf.listen(this.agentId); // executors may call before the master answers
     this.leaderSub = this.options.transport.subscribe(this.s.leader, {
       callback: (msg) => this.onLeader(msg),
       onError: (error) => this.log.error({ err: error }, 'leader message handler failed'),
@@ -371,6 +434,10 @@ class Agent implements AgentHandle {
       if (r.status !== undefined) view.status = r.status;
       return view;
     });
+  }
+
+  executors(): AgentExecutorView[] {
+    return this.executorsOf.views();
   }
 
   stats(): AgentStats {
@@ -427,7 +494,17 @@ class Agent implements AgentHandle {
       tasks.push(t);
       frameworks.set(r.frameworkId, r.framework);
     }
-    return { v: 1, type: 'REREGISTER', agentId: this.agentId, agentInfo, tasks, executors: [], frameworks: [...frameworks.values()] };
+    const executors = this.executorsOf.reregistration();
+    for (const e of executors) if (!frameworks.has(e.frameworkId)) frameworks.set(e.frameworkId, e.framework);
+    return {
+      v: 1,
+      type: 'REREGISTER',
+      agentId: this.agentId,
+      agentInfo,
+      tasks,
+      executors: executors.map((e) => ({ frameworkId: e.frameworkId, executor: e.executor })),
+      frameworks: [...frameworks.values()],
+    };
   }
 
   /** Asks for a (re-)registration now: wakes a waiting loop, or starts one. */
@@ -456,6 +533,7 @@ class Agent implements AgentHandle {
         if (outcome === 'ok' && !this.registerAgain) {
           this.setState('registered');
           this.updates.resume();
+          this.executorsOf.sendExitReports();
           this.armWatchdog();
           return;
         }
@@ -537,6 +615,7 @@ class Agent implements AgentHandle {
     this.lastPingAt = this.timers.now();
     this.counters.registrations++;
     this.subscribeCommands(r.agentId);
+    this.executorsOf.listen(r.agentId);
     // Make sure the server has the subscription before anyone is told the agent is registered.
     await this.options.transport.flush().catch(() => {});
     this.persistAgent();
@@ -624,20 +703,23 @@ class Agent implements AgentHandle {
       case 'RUN_TASKS':
         for (const launch of cmd.launches) {
           const framework = launch.framework;
-          for (const task of launch.tasks) this.acceptTask(framework.id, framework, task, launch.groupExecutor);
+          if (launch.groupExecutor !== undefined) this.acceptTasks(framework, launch.tasks, launch.groupExecutor);
+          else for (const task of launch.tasks) this.acceptTasks(framework, [task], undefined);
         }
         return;
       case 'KILL_TASKS':
         for (const kill of cmd.kills) this.killRequested(kill.frameworkId, kill.taskId, kill.killPolicy?.gracePeriodMs);
         return;
       case 'SHUTDOWN_FRAMEWORK':
-        for (const rec of this.tasksByKey.values()) if (rec.frameworkId === cmd.frameworkId) this.killTask(rec, 'shutdown');
+        this.executorsOf.shutdownAll(cmd.frameworkId, 'shutdown');
+        for (const rec of [...this.tasksByKey.values()]) if (rec.frameworkId === cmd.frameworkId) this.killTask(rec, 'shutdown');
         return;
       case 'DRAIN':
+        this.executorsOf.shutdownAll(undefined, 'drain', cmd.gracePeriodMs);
         for (const rec of [...this.tasksByKey.values()]) this.killTask(rec, 'drain', cmd.gracePeriodMs);
         return;
       case 'ACKNOWLEDGE':
-        for (const ack of cmd.acks) this.updates.acknowledge(ack.frameworkId, ack.taskId, ack.uuid);
+        for (const ack of cmd.acks) this.acknowledge(ack.frameworkId, ack.taskId, ack.uuid);
         return;
       case 'UPDATE_RESOURCES':
         this.totalResources = cmd.resources;
@@ -647,10 +729,20 @@ class Agent implements AgentHandle {
         void this.readFile(msg, cmd);
         return;
       case 'FRAMEWORK_MESSAGE':
+        this.executorsOf.message(cmd.frameworkId, cmd.executorId, cmd.data);
+        return;
       case 'SHUTDOWN_EXECUTOR':
-        this.log.debug({ type: cmd.type, frameworkId: cmd.frameworkId, executorId: cmd.executorId }, 'no executors on this agent; ignored');
+        this.executorsOf.shutdown(cmd.frameworkId, cmd.executorId, 'kill');
         return;
     }
+  }
+
+  /** An acknowledgement from the framework; one of an update an executor made is passed on to it. */
+  private acknowledge(frameworkId: string, taskId: string, uuid: string): void {
+    const rec = this.tasksByKey.get(keyOf(frameworkId, taskId));
+    const head = this.updates.pendingOf(frameworkId, taskId)[0];
+    if (!this.updates.acknowledge(frameworkId, taskId, uuid)) return;
+    if (rec !== undefined && head?.status.source === 'SOURCE_EXECUTOR' && this.executorsOf.runs(rec)) this.executorsOf.acknowledged(rec, uuid);
   }
 
   private async readFile(msg: TransportMsg, cmd: Extract<AgentCommand, { type: 'READ_FILE' }>): Promise<void> {
@@ -681,54 +773,86 @@ class Agent implements AgentHandle {
   // ---------------------------------------------------------------------------------------------
   // Tasks
 
-  /** Answers a RUN_TASKS task: refuses it with TASK_ERROR, or reserves its resources and starts it. */
-  private acceptTask(frameworkId: string, framework: FrameworkInfo, task: TaskInfo, groupExecutor: ExecutorInfo | undefined): void {
-    const key = keyOf(frameworkId, task.taskId);
-    const existing = this.tasksByKey.get(key);
-    if (existing !== undefined && !isTerminalState(existing.state)) {
+  /**
+   * Answers the tasks of one launch: one task, or a task group with its `groupExecutor`. Refuses
+   * them (a group all or none) with TASK_ERROR, or reserves their resources and starts them: as
+   * command tasks, on a custom executor (a task's `executor`, or a group executor with a
+   * command), or as a group of the default executor (a group executor without one).
+   */
+  private acceptTasks(framework: FrameworkInfo & { id: string }, given: TaskInfo[], groupExecutor: ExecutorInfo | undefined): void {
+    const frameworkId = framework.id;
+    const group = groupExecutor !== undefined;
+    const tasks = given.filter((task) => {
+      const existing = this.tasksByKey.get(keyOf(frameworkId, task.taskId));
+      if (existing === undefined || isTerminalState(existing.state)) return true;
       // A second launch of a live task (a duplicated command): the first one stands.
       this.log.warn({ frameworkId, taskId: task.taskId }, 'ignoring a launch of a task that is already running');
-      return;
-    }
-    const refuse = (message: string): void => {
-      this.log.info({ frameworkId, taskId: task.taskId, message }, 'task refused');
-      this.updates.update(frameworkId, { taskId: task.taskId, state: 'TASK_ERROR', source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message });
+      return false;
+    });
+    if (tasks.length === 0) return;
+    const refuse = (message: string, state: TaskState = 'TASK_ERROR', reason: TaskStatusReason = group ? 'REASON_TASK_GROUP_INVALID' : 'REASON_TASK_INVALID'): void => {
+      for (const task of tasks) {
+        this.log.info({ frameworkId, taskId: task.taskId, message }, 'task refused');
+        this.updates.update(frameworkId, { taskId: task.taskId, state, source: 'SOURCE_AGENT', reason, message });
+      }
     };
-    if (task.executor !== undefined || groupExecutor !== undefined) {
-      refuse(`custom executors are not supported by this agent version (${VERSION}); launch a command task instead`);
-      return;
+    const executor = groupExecutor ?? tasks[0]!.executor;
+    // The default executor runs a group without an executor command; the agent does its work.
+    const builtin = groupExecutor !== undefined && !hasCommand(groupExecutor);
+    if (executor !== undefined) {
+      const refusal = this.executorsOf.refusal(frameworkId, executor, builtin);
+      if (refusal !== undefined) {
+        refuse(refusal.message, refusal.state, group && refusal.reason === 'REASON_TASK_INVALID' ? 'REASON_TASK_GROUP_INVALID' : refusal.reason);
+        return;
+      }
     }
-    if (task.command?.value === undefined || task.command.value.trim() === '') {
-      refuse('the task has no command value to run');
-      return;
+    if (executor === undefined || builtin) {
+      const bad = tasks.find((task) => task.command?.value === undefined || task.command.value.trim() === '');
+      if (bad !== undefined) {
+        refuse(group ? `task ${bad.taskId} of the group has no command value to run` : 'the task has no command value to run');
+        return;
+      }
     }
-    const need = stripReservations(task.resources);
+    let need: Resource[] = executor !== undefined ? this.executorsOf.startCost(frameworkId, executor) : [];
+    for (const task of tasks) need = add(need, stripReservations(task.resources));
     const free = trySubtract(this.capacity, this.used) ?? [];
     if (!contains(free, need)) {
-      refuse(`insufficient resources on agent ${this.agentId ?? ''}: the task needs ${formatResources(need)}, free are ${formatResources(free)}`);
+      const what = tasks.length > 1 ? `the ${tasks.length} tasks need` : executor !== undefined ? 'the task and its executor need' : 'the task needs';
+      refuse(`insufficient resources on agent ${this.agentId ?? ''}: ${what} ${formatResources(need)}, free are ${formatResources(free)}`);
       return;
     }
-    this.used = add(this.used, need);
-    const runId = newRunId();
-    const rec: TaskRecord = {
-      frameworkId,
-      framework,
-      task,
-      runId,
-      containerId: containerIdOf(task.taskId, runId),
-      sandboxDir: '',
-      state: 'TASK_STAGING',
-      phase: 'staging',
-      counted: need,
-    };
-    this.tasksByKey.set(key, rec);
-    this.saveTask(rec);
-    void this.runTask(rec).catch((error: unknown) => {
-      this.log.error({ err: error, taskId: task.taskId }, 'task launch failed unexpectedly');
-      if (!isTerminalState(rec.state)) {
-        this.emit(rec, 'TASK_FAILED', 'SOURCE_AGENT', { reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: messageOf(error) });
-      }
+    const recs = tasks.map((task) => {
+      const runId = newRunId();
+      const counted = stripReservations(task.resources);
+      this.used = add(this.used, counted);
+      const rec: TaskRecord = {
+        frameworkId,
+        framework,
+        task,
+        runId,
+        containerId: containerIdOf(task.taskId, runId),
+        sandboxDir: '',
+        state: 'TASK_STAGING',
+        phase: 'staging',
+        counted,
+      };
+      this.tasksByKey.set(keyOf(frameworkId, task.taskId), rec);
+      return rec;
     });
+    if (executor !== undefined && !builtin) {
+      this.executorsOf.launch(framework, executor, recs, group); // it counts the executor's resources
+      return;
+    }
+    if (executor !== undefined) this.executorsOf.launchBuiltin(framework, executor, recs);
+    for (const rec of recs) {
+      this.saveTask(rec);
+      void this.runTask(rec).catch((error: unknown) => {
+        this.log.error({ err: error, taskId: rec.task.taskId }, 'task launch failed unexpectedly');
+        if (!isTerminalState(rec.state)) {
+          this.emit(rec, 'TASK_FAILED', 'SOURCE_AGENT', { reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: messageOf(error) });
+        }
+      });
+    }
   }
 
   private async runTask(rec: TaskRecord): Promise<void> {
@@ -904,6 +1028,11 @@ class Agent implements AgentHandle {
     rec.killReason = reason;
     rec.deadline?.cancel();
     rec.health?.stop();
+    if (this.executorsOf.runs(rec)) {
+      this.saveTask(rec);
+      this.executorsOf.kill(rec, this.graceOf(rec, graceMs)); // a KILL event, or TASK_KILLED at once if not yet sent
+      return;
+    }
     switch (rec.phase) {
       case 'staging':
         rec.phase = 'done';
@@ -938,6 +1067,36 @@ class Agent implements AgentHandle {
     rec.status = this.updates.update(rec.frameworkId, input);
     if (isTerminalState(state)) this.release(rec);
     this.saveTask(rec);
+    if (isTerminalState(state) && rec.executorKey !== undefined) this.executorsOf.onTaskTerminal(rec);
+  }
+
+  /**
+   * A status a custom executor made: journaled, then queued behind the task's earlier updates
+   * with the executor's uuid kept (the framework acknowledges that uuid, and the executor hears
+   * ACKNOWLEDGED with it).
+   */
+  private forwardExecutorStatus(rec: TaskRecord, status: TaskStatus): void {
+    const stamped: TaskStatus = this.agentId !== undefined ? { ...status, agentId: this.agentId } : status;
+    const update: StatusUpdate = { frameworkId: rec.frameworkId, status: stamped };
+    this.checkpoint?.appendUpdate(update); // before it can be sent, as the status-update manager does
+    this.updates.restore([update]);
+    rec.state = stamped.state;
+    rec.status = stamped;
+    if (stamped.healthy !== undefined) rec.healthy = stamped.healthy;
+    if (isTerminalState(stamped.state)) this.release(rec);
+    this.saveTask(rec);
+    if (isTerminalState(stamped.state)) this.executorsOf.onTaskTerminal(rec);
+  }
+
+  /** One call to the master (EXECUTOR_MESSAGE, EXECUTOR_EXITED); rejects unless it answered ok. */
+  private async callMaster(call: AgentCall): Promise<void> {
+    const msg = await this.options.transport.request(this.s.agentCalls(this.principal), encode(AgentCallSchema, call), { timeoutMs: this.requestTimeoutMs });
+    const reply = safeDecode(AgentCallReplySchema, msg.data);
+    if (!reply.ok) {
+      this.counters.invalidMessages++;
+      throw reply.error;
+    }
+    if (!reply.value.ok) throw fromWire(reply.value.error);
   }
 
   /** Frees what an ended task held. */
@@ -960,6 +1119,7 @@ class Agent implements AgentHandle {
     if (rec !== undefined && !isTerminalState(rec.state)) return;
     if (this.updates.pendingOf(frameworkId, taskId).length > 0) return;
     this.tasksByKey.delete(key);
+    if (rec?.executorKey !== undefined) this.executorsOf.forgetTask(rec);
     try {
       this.checkpoint?.forgetTask(frameworkId, taskId);
     } catch (error) {
@@ -1091,17 +1251,19 @@ class Agent implements AgentHandle {
     for (const j of loaded.journals) {
       if (j.pending.length === 0 && !this.tasksByKey.has(keyOf(j.frameworkId, j.taskId))) cp.forgetTask(j.frameworkId, j.taskId);
     }
-    if (live.length === 0) return;
+    // Tasks of custom executors are theirs: the executors re-attach to their processes.
+    const plain = await this.executorsOf.recover(this.tasksByKey.values(), live);
+    if (plain.length === 0) return;
 
     let recovered: RecoveredContainer[];
     try {
-      recovered = await this.containerizer.recover(live.map((r) => ({ containerId: r.containerId, sandboxDir: r.sandboxDir })));
+      recovered = await this.containerizer.recover(plain.map((r) => ({ containerId: r.containerId, sandboxDir: r.sandboxDir })));
     } catch (error) {
       this.log.error({ err: error }, 'container recovery failed');
       recovered = [];
     }
     const byId = new Map(recovered.map((c) => [c.containerId, c]));
-    for (const rec of live) {
+    for (const rec of plain) {
       const found = byId.get(rec.containerId);
       if (found === undefined) {
         // Never started (the agent died before launching it), or gone without a trace.
@@ -1140,9 +1302,11 @@ class Agent implements AgentHandle {
     if (killTasks) {
       this.killingOnStop = true;
       const live = [...this.tasksByKey.values()].filter((r) => !isTerminalState(r.state));
+      this.executorsOf.shutdownAll(undefined, 'kill');
       for (const rec of live) this.killTask(rec, 'kill');
-      const deadline = Date.now() + Math.max(this.killGraceMs, ...live.map((r) => this.graceOf(r))) + 5000;
-      while (live.some((r) => !isTerminalState(r.state)) && Date.now() < deadline) {
+      const executorGrace = (this.options.executorShutdownGracePeriodMs ?? 5000) + 1000;
+      const deadline = Date.now() + Math.max(this.killGraceMs, executorGrace, ...live.map((r) => this.graceOf(r))) + 5000;
+      while ((live.some((r) => !isTerminalState(r.state)) || this.executorsOf.liveProcesses > 0) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       if (this.state === 'registered') {
@@ -1164,6 +1328,7 @@ class Agent implements AgentHandle {
     this.offStatus?.();
     this.commandSub?.unsubscribe();
     this.leaderSub?.unsubscribe();
+    this.executorsOf.stop();
     for (const rec of this.tasksByKey.values()) {
       rec.health?.stop();
       rec.deadline?.cancel();

@@ -48,6 +48,8 @@ export async function runAgentCli(argv: string[], out: (text: string) => void = 
   const agent = await startAgent({
     transport,
     containerizer,
+    // Executors this agent starts reach NATS at the URL the agent uses.
+    executorNatsUrl: (o.nats ?? '').split(',')[0] ?? '',
     recover: o.recover === 'cleanup' ? 'cleanup' : 'reconnect',
     logger,
     ...(o['work-dir'] !== undefined ? { workDir: o['work-dir'] } : {}),

@@ -200,22 +200,25 @@ describe('agent tasks', () => {
     const big = commandTask('big', 'exit 0', { resources: [{ name: 'cpus', type: 'SCALAR', scalar: 3 }] });
     const executor = commandTask('exec', 'exit 0');
     delete executor.command;
-    executor.executor = { executorId: 'e1', resources: [], command: { value: 'my-executor' } };
+    executor.executor = { executorId: 'e1', resources: [] }; // no command, and none running to reuse
     const noValue = commandTask('novalue', 'x');
     noValue.command = { shell: false, arguments: ['a'] };
+    const groupTask = commandTask('group', 'x');
+    groupTask.command = { shell: false, arguments: ['a'] }; // the default executor runs command values only
     master.send(agentId, {
       type: 'RUN_TASKS',
       launches: [
         { framework: testFramework(), tasks: [big, executor, noValue] },
-        { framework: testFramework('fw-2'), tasks: [commandTask('group', 'exit 0')], groupExecutor: { executorId: 'g', resources: [] } },
+        { framework: testFramework('fw-2'), tasks: [groupTask], groupExecutor: { executorId: 'g', resources: [] } },
       ],
     });
-    for (const id of ['big', 'exec', 'novalue', 'group']) {
+    for (const id of ['big', 'exec', 'novalue']) {
       const u = await waitState(master, id, 'TASK_ERROR');
       expect(u.status.reason).toBe('REASON_TASK_INVALID');
     }
+    expect((await waitState(master, 'group', 'TASK_ERROR')).status.reason).toBe('REASON_TASK_GROUP_INVALID');
     expect((await waitState(master, 'big', 'TASK_ERROR')).status.message).toMatch(/insufficient resources/);
-    expect((await waitState(master, 'exec', 'TASK_ERROR')).status.message).toMatch(/custom executors are not supported/);
+    expect((await waitState(master, 'exec', 'TASK_ERROR')).status.message).toMatch(/executor e1 has no command/);
     await waitFor(() => agent.tasks().length === 0 && agent.stats().updatesPending === 0, { what: 'all acknowledged' });
   });
 

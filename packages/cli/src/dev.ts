@@ -134,6 +134,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
         hostname: `127.0.0.${i + 1}`,
         resources: `cpus:${cpuCount};mem:${memMb};disk:10240;ports:[${base}-${base + 999}]`,
         attributes: `agent:agent-${i + 1};rack:r${(i % 3) + 1};zone:z${(i % 2) + 1}`,
+        ...(natsUrl ? { executorNatsUrl: natsUrl } : {}),
         ...(options.logger ? { logger: options.logger.child({ component: `agent-${i + 1}` }) } : {}),
       });
       stops.push(() => agent.stop({ killTasks: true }));

@@ -132,10 +132,11 @@ export function buildProgram(io: Io = processIo): Command {
           taskCounts: Record<string, number>;
         };
         print(g, state, () => {
-          const byState = (xs: { state: string }[]) =>
-            Object.entries(xs.reduce<Record<string, number>>((acc, x) => ({ ...acc, [x.state]: (acc[x.state] ?? 0) + 1 }), {}))
-              .map(([k, v]) => `${v} ${k.toLowerCase()}`)
-              .join(', ') || 'none';
+          const byState = (xs: { state: string }[]) => {
+            const counts = new Map<string, number>();
+            for (const x of xs) counts.set(x.state, (counts.get(x.state) ?? 0) + 1);
+            return [...counts].map(([k, v]) => `${v} ${k.toLowerCase()}`).join(', ') || 'none';
+          };
           return [
             `master      ${state.master.masterId} (epoch ${state.master.epoch})${state.master.httpUrl ? ` ${state.master.httpUrl}` : ''}`,
             `agents      ${byState(state.agents)}`,

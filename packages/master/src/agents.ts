@@ -26,7 +26,7 @@ import { rescindAll } from './offers.js';
 import { type AgentRecord, type TaskRecord, taskKey } from './records.js';
 import { setTaskState } from './tasks.js';
 
-function newAgentRecord(ctx: MasterContext, id: string, principal: string, info: AgentInfo, total: Resource[], registeredMs: number): AgentRecord {
+function newAgentRecord(id: string, principal: string, info: AgentInfo, total: Resource[], registeredMs: number): AgentRecord {
   return {
     id,
     principal,
@@ -59,7 +59,7 @@ export async function registerAgent(ctx: MasterContext, principal: string, info:
     return registered(ctx, known.id);
   }
   const id = info.id ?? ctx.newId('a');
-  const agent = newAgentRecord(ctx, id, principal, info, info.resources, ctx.now());
+  const agent = newAgentRecord(id, principal, info, info.resources, ctx.now());
   await ctx.registry.saveAgent(agent);
   ctx.agents.set(id, agent);
   ctx.allocator.addAgent(id, agent.total, { active: true });
@@ -88,7 +88,7 @@ export async function reregisterAgent(
   if (agent?.state === 'GONE') throw new InvalidOperationError(`agent ${agentId} was marked gone; start it with a fresh work dir`, { details: { agentId } });
   const wasUnreachable = agent?.state === 'UNREACHABLE';
   if (!agent) {
-    agent = newAgentRecord(ctx, agentId, principal, info, info.resources, ctx.now());
+    agent = newAgentRecord(agentId, principal, info, info.resources, ctx.now());
     ctx.agents.set(agentId, agent);
     ctx.allocator.addAgent(agentId, agent.total, { active: true });
     await ctx.registry.saveAgent(agent);
@@ -172,6 +172,8 @@ export function markUnreachable(ctx: MasterContext, agent: AgentRecord, why: str
 /** An agent is gone for good: its tasks are GONE, it leaves the pool and the registry marks it. */
 export function markGone(ctx: MasterContext, agent: AgentRecord, byOperator: boolean): void {
   if (agent.state === 'GONE') return;
+  // Its tasks end below; a drain that asked to mark it gone once drained must not do it again.
+  delete agent.drain;
   rescindAll(ctx, agent.offers);
   for (const task of [...agent.tasks.values()]) {
     const fw = ctx.frameworks.get(task.frameworkId);
@@ -218,11 +220,22 @@ export function drainAgent(ctx: MasterContext, agentId: string, gracePeriodMs?: 
   agent.drain = { ...(gracePeriodMs !== undefined ? { gracePeriodMs } : {}), ...(markGoneWhenDrained ? { markGone: true } : {}) };
   ctx.allocator.setAgentActive(agent.id, false);
   rescindAll(ctx, agent.offers);
+  // DRAIN first, so the agent kills its tasks as drained (REASON_AGENT_DRAINING) and stops its
+  // executors; the KILL_TASKS after it name what the master knows of, for an agent that missed it.
+  ctx.sendAgentCommand(agent.id, gracePeriodMs !== undefined ? { type: 'DRAIN', gracePeriodMs } : { type: 'DRAIN' });
   for (const task of agent.tasks.values()) {
     ctx.outbox.kill(agent.id, gracePeriodMs !== undefined ? { frameworkId: task.frameworkId, taskId: task.taskId, killPolicy: { gracePeriodMs } } : { frameworkId: task.frameworkId, taskId: task.taskId });
   }
   ctx.publishEvent({ type: 'AGENT_UPDATED', agent: agentSummary(ctx, agent) });
   if (agent.state === 'DRAINED' && markGoneWhenDrained) markGone(ctx, agent, true);
+}
+
+/** The last task of a draining agent ended: it is DRAINED, and gone if the drain asked for it. */
+export function agentDrained(ctx: MasterContext, agent: AgentRecord): void {
+  if (agent.state !== 'DRAINING' || agent.tasks.size > 0) return;
+  agent.state = 'DRAINED';
+  ctx.publishEvent({ type: 'AGENT_UPDATED', agent: agentSummary(ctx, agent) });
+  if (agent.drain?.markGone) markGone(ctx, agent, true);
 }
 
 /** DEACTIVATE_AGENT: no new offers; tasks keep running. */

@@ -16,6 +16,7 @@ import {
   type Subscribed,
   UnauthorizedError,
 } from '@stoa/core';
+import { agentDrained } from './agents.js';
 import type { MasterContext } from './context.js';
 import { rescindAll } from './offers.js';
 import type { FrameworkRecord } from './records.js';
@@ -140,6 +141,11 @@ export function teardown(ctx: MasterContext, fw: FrameworkRecord, why: string): 
   // the same turn, and the agents' KILLED updates are acknowledged on the framework's behalf.
   ctx.allocator.removeFramework(fw.id);
   for (const task of fw.tasks.values()) ctx.agents.get(task.agentId)?.tasks.delete(`${fw.id}\u0000${task.taskId}`);
+  // A draining agent whose last tasks were this framework's is drained now.
+  for (const agentId of agents) {
+    const agent = ctx.agents.get(agentId);
+    if (agent) agentDrained(ctx, agent);
+  }
   void ctx.registry.saveFramework(fw, true);
   ctx.publishEvent({ type: 'FRAMEWORK_REMOVED', frameworkId: fw.id });
   ctx.log.warn({ frameworkId: fw.id, why }, 'framework torn down');

@@ -14,7 +14,6 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { hostname as osHostname } from 'node:os';
 import {
   AgentCallSchema,
   type AgentCommand,
@@ -128,7 +127,6 @@ class Master implements MasterHandle {
     this.masterId = options.masterId ?? `m-${randomBytes(6).toString('hex')}`;
     this.s = subjects(options.subjectPrefix);
     const metrics = new MasterMetrics();
-    const self = this;
     const outbox = new Outbox({
       frameworkEvents: (id, events) => {
         const fw = this.context.frameworks.get(id);
@@ -159,7 +157,7 @@ class Master implements MasterHandle {
       sendAgentCommand: (agentId, command) => this.sendCommand(agentId, command),
       sendFrameworkEvent: (fw, event) => this.sendEvent(fw, event),
       operatorReservation: (kind, agentId, resources) => this.operatorReservation(kind, agentId, resources),
-      readTaskFile: (taskId, path, offset, length) => self.readTaskFile(taskId, path, offset, length),
+      readTaskFile: (taskId, path, offset, length) => this.readTaskFile(taskId, path, offset, length),
     };
     this.registerGauges();
   }
@@ -492,7 +490,11 @@ class Master implements MasterHandle {
               return {};
             }
             case 'EXECUTOR_EXITED': {
-              agent.executors.delete(`${call.frameworkId}\u0000${call.executorId}`);
+              const key = `${call.frameworkId}\u0000${call.executorId}`;
+              const executor = agent.executors.get(key);
+              agent.executors.delete(key);
+              // Its resources were held while it ran (see offers.ts); they return now.
+              if (executor) ctx.allocator.recover(call.frameworkId, agent.id, executor.resources, { nowMs: ctx.now() });
               const fw = ctx.frameworks.get(call.frameworkId);
               if (fw?.state === 'CONNECTED') {
                 this.sendEvent(fw, { type: 'FAILURE', agentId: agent.id, executorId: call.executorId, ...(call.status !== undefined ? { status: call.status } : {}) });

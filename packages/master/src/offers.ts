@@ -161,19 +161,20 @@ export function accept(
   }
 
   const seen = new Set<string>();
+  const executorsInAccept = new Set<string>();
   const now = ctx.now();
   for (const op of operations) {
     switch (op.type) {
       case 'LAUNCH':
         for (const task of op.tasks) {
-          const problem = checkTask(fw, task, seen, byAgent);
-          if (typeof problem === 'string') {
-            ctx.outbox.status(fw.id, masterStatus(ctx, task.taskId, 'TASK_ERROR', 'REASON_TASK_INVALID', problem, task.agentId));
+          const checked = checkTask(ctx, fw, task, seen, byAgent, executorsInAccept);
+          if (typeof checked === 'string') {
+            ctx.outbox.status(fw.id, masterStatus(ctx, task.taskId, 'TASK_ERROR', 'REASON_TASK_INVALID', checked, task.agentId));
             ctx.metrics.invalidTasks.inc();
             continue;
           }
-          problem.left = subtract(problem.left, task.resources);
-          launchTask(ctx, fw, task, problem.offer.role, now);
+          checked.holder.left = subtract(checked.holder.left, checked.needed);
+          launchTask(ctx, fw, task, checked.holder.offer.role, now);
         }
         break;
       case 'LAUNCH_GROUP': {
@@ -188,13 +189,13 @@ export function accept(
             problem = 'every task of a group must be on one agent';
             break;
           }
-          const r = checkTask(fw, task, groupSeen, scratch);
+          const r = checkTask(ctx, fw, task, groupSeen, scratch, executorsInAccept);
           if (typeof r === 'string') {
             problem = r;
             break;
           }
-          r.left = subtract(r.left, task.resources);
-          picks.push(r);
+          r.holder.left = subtract(r.holder.left, r.needed);
+          picks.push(r.holder);
         }
         const first = picks[0];
         if (!problem && first && !isEmpty(needed)) {
@@ -235,17 +236,36 @@ function tasksOf(operations: Operation[]): TaskInfo[] {
   return operations.flatMap((op) => (op.type === 'LAUNCH' || op.type === 'LAUNCH_GROUP' ? op.tasks : []));
 }
 
-/** Checks one task; returns the offer that holds it, or why it cannot launch. */
-function checkTask(fw: FrameworkRecord, task: TaskInfo, seen: Set<string>, byAgent: Map<string, Remaining[]>): Remaining | string {
+/**
+ * What launching a task takes from an offer: its resources, plus its executor's when that executor
+ * does not run on the agent yet (an executor's resources are held once, while it runs).
+ */
+function resourcesFor(ctx: MasterContext, fw: FrameworkRecord, task: TaskInfo, executorsInAccept: Set<string>): Resource[] {
+  if (!task.executor) return task.resources;
+  const key = `${fw.id}\u0000${task.executor.executorId}`;
+  const running = ctx.agents.get(task.agentId)?.executors.has(key) || executorsInAccept.has(`${task.agentId}\u0000${key}`);
+  return running ? task.resources : add(task.resources, task.executor.resources);
+}
+
+/** Checks one task; returns the offer that holds it (and what it takes), or why it cannot launch. */
+function checkTask(
+  ctx: MasterContext,
+  fw: FrameworkRecord,
+  task: TaskInfo,
+  seen: Set<string>,
+  byAgent: Map<string, Remaining[]>,
+  executorsInAccept: Set<string>,
+): { holder: Remaining; needed: Resource[] } | string {
   if (fw.tasks.has(task.taskId) || seen.has(task.taskId)) return `task id ${task.taskId} is already in use by this framework`;
   const offers = byAgent.get(task.agentId);
   if (!offers) return `no offer of agent ${task.agentId} is in this ACCEPT`;
   if (isEmpty(task.resources)) return 'a task needs resources';
-  const needed = task.executor ? add(task.resources, task.executor.resources) : task.resources;
+  const needed = resourcesFor(ctx, fw, task, executorsInAccept);
   for (const r of offers) {
     if (contains(r.left, needed)) {
       seen.add(task.taskId);
-      return r;
+      if (task.executor) executorsInAccept.add(`${task.agentId}\u0000${fw.id}\u0000${task.executor.executorId}`);
+      return { holder: r, needed };
     }
   }
   return `the offers of agent ${task.agentId} do not hold the task's resources (what is left: ${describe(offers.flatMap((r) => r.left))})`;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hostname } from 'node:os';
 import type { Store, Transport } from '@stoa/core';
 import type { Logger } from 'pino';
 
@@ -65,7 +66,7 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
     store: options.store,
     subjectPrefix: options.subjectPrefix ?? 'stoa',
     ...(options.masterId ? { masterId: options.masterId } : {}),
-    ...(options.hostname ? { hostname: options.hostname } : {}),
+    hostname: options.hostname ?? hostname(),
     http: options.http === false ? false : { port: options.http?.port ?? 5050, host: options.http?.host ?? '127.0.0.1' },
     pingIntervalMs: options.pingIntervalMs ?? 5000,
     maxMissedPings: options.maxMissedPings ?? 3,

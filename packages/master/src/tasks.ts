@@ -7,6 +7,7 @@
  */
 
 import { isTerminalState, type TaskState, type TaskStatus, type TaskStatusReason } from '@stoa/core';
+import { agentDrained } from './agents.js';
 import { type MasterContext, taskSummary } from './context.js';
 import { type AgentRecord, type FrameworkRecord, type TaskRecord, taskKey } from './records.js';
 
@@ -58,7 +59,7 @@ export function finishTask(ctx: MasterContext, task: TaskRecord): void {
     const oldest = ctx.completedTasks.keys().next().value;
     if (oldest !== undefined) ctx.completedTasks.delete(oldest);
   }
-  if (agent?.state === 'DRAINING' && agent.tasks.size === 0) agent.state = 'DRAINED';
+  if (agent?.state === 'DRAINING' && agent.tasks.size === 0) agentDrained(ctx, agent);
 }
 
 /** A status the master makes itself (no uuid: it needs no acknowledgement). */

@@ -22,6 +22,16 @@ export {
   type LossyTransportOptions,
 } from './lossy-transport.js';
 export { OperatorClient, type OperatorClientOptions } from './operator-client.js';
+export * from './placement/index.js';
+export {
+  ExecutorClient,
+  type ExecutorClientLogger,
+  type ExecutorClientOptions,
+  type ExecutorClientState,
+  type ExecutorEventHandler,
+  type ExecutorEventOf,
+  type ExecutorStatusInput,
+} from './executor-client.js';
 export {
   type ClusterAddress,
   type ClusterFile,

@@ -91,7 +91,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     try {
       return JSON.parse(text);
     } catch {
-      throw new ValidationError('the body is not valid JSON', { details: { field: '' } });
+      throw new ValidationError('the body is not valid JSON', { details: { field: 'body' } });
     }
   };
 

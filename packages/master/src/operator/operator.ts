@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidOperationError, NotFoundError, type OperatorCall, type RoleSummary, type TaskSummary } from '@stoa/core';
+import { NotFoundError, type OperatorCall, type RoleSummary, type TaskSummary, ValidationError } from '@stoa/core';
 import {
   agentSummary,
   deactivateAgent,
@@ -104,7 +104,7 @@ export async function handleOperatorCall(ctx: MasterContext, call: OperatorCall,
       ctx.requestAllocation();
       return {};
     case 'UPDATE_QUOTA':
-      for (const q of call.quotas) validateQuota(q);
+      for (const [i, q] of call.quotas.entries()) validateQuota(q, i);
       for (const q of call.quotas) await ctx.registry.saveQuota(q);
       for (const q of call.quotas) {
         if (q.guarantee || q.limit) ctx.allocator.setQuota(q.role, { ...(q.guarantee ? { guarantee: q.guarantee } : {}), ...(q.limit ? { limit: q.limit } : {}) });
@@ -128,13 +128,13 @@ export async function handleOperatorCall(ctx: MasterContext, call: OperatorCall,
   }
 }
 
-function validateQuota(q: { role: string; guarantee?: Record<string, number> | undefined; limit?: Record<string, number> | undefined }): void {
+function validateQuota(q: { role: string; guarantee?: Record<string, number> | undefined; limit?: Record<string, number> | undefined }, index: number): void {
   if (!q.guarantee || !q.limit) return;
   for (const [name, amount] of Object.entries(q.guarantee)) {
     const limit = q.limit[name];
     if (limit !== undefined && limit < amount) {
-      throw new InvalidOperationError(`quota of role ${q.role}: the guarantee of ${name} (${amount}) exceeds its limit (${limit})`, {
-        details: { field: `quotas.guarantee.${name}` },
+      throw new ValidationError(`quota of role ${q.role}: the guarantee of ${name} (${amount}) exceeds its limit (${limit})`, {
+        details: { field: `quotas.${index}.guarantee.${name}` },
       });
     }
   }
