@@ -132,6 +132,10 @@ export function teardown(ctx: MasterContext, fw: FrameworkRecord, why: string): 
     ctx.outbox.kill(task.agentId, { frameworkId: fw.id, taskId: task.taskId });
     agents.add(task.agentId);
   }
+  // Agents running its executors hear it too, also those whose executors have no task left.
+  for (const agent of ctx.agents.values()) {
+    for (const key of agent.executors.keys()) if (key.startsWith(`${fw.id}\u0000`)) agents.add(agent.id);
+  }
   for (const agentId of agents) ctx.sendAgentCommand(agentId, { type: 'SHUTDOWN_FRAMEWORK', frameworkId: fw.id });
   if (fw.state === 'CONNECTED') ctx.sendFrameworkEvent(fw, { type: 'ERROR', message: `framework removed: ${why}`, code: 'FRAMEWORK_REMOVED' });
   fw.state = 'COMPLETED';

@@ -252,6 +252,7 @@ class Master implements MasterHandle {
   // Sending
 
   private sendEvent(fw: FrameworkRecord, event: DistributiveOmit<SchedulerEvent, 'v' | 'seq'>): void {
+    if (this.options.transport.isClosed) return;
     const message = { v: 1, seq: fw.seq++, ...event };
     this.options.transport.publish(this.s.frameworkEvents(fw.principal, fw.id), encodeTrusted(message));
     this.context.metrics.messagesOut.inc({ channel: 'framework' });
@@ -259,7 +260,7 @@ class Master implements MasterHandle {
 
   private sendCommand(agentId: string, command: DistributiveOmit<AgentCommand, 'v' | 'epoch'>): void {
     const agent = this.context.agents.get(agentId);
-    if (!agent || agent.state === 'GONE') return;
+    if (!agent || agent.state === 'GONE' || this.options.transport.isClosed) return;
     this.options.transport.publish(this.s.agentCommands(agentId), encodeTrusted({ v: 1, epoch: this.context.epoch, ...command }));
     this.context.metrics.messagesOut.inc({ channel: 'agent' });
   }
@@ -274,6 +275,7 @@ class Master implements MasterHandle {
   private flushEvents(): void {
     const events = this.pendingEvents;
     this.pendingEvents = [];
+    if (this.options.transport.isClosed) return;
     const byKind = new Map<string, ClusterEvent[]>();
     for (const e of events) {
       for (const l of this.listeners) l(e);
@@ -606,8 +608,11 @@ class Master implements MasterHandle {
     if (this.allocationTimer) clearTimeout(this.allocationTimer);
     if (this.filterTimer) clearTimeout(this.filterTimer);
     for (const s of this.subs) s.unsubscribe();
-    this.context.outbox.flush();
-    this.flushEvents();
+    // Send what is gathered, unless the transport went first (then there is nobody to tell).
+    if (!this.options.transport.isClosed) {
+      this.context.outbox.flush();
+      this.flushEvents();
+    }
     await this.http?.close();
     this.log.info({ masterId: this.masterId }, 'master stopped');
   }

@@ -1,4 +1,4 @@
-import { MemoryBus, MemoryStore, MemoryTransport, type Store, type Transport, UnauthorizedError } from '@stoa/core';
+import { MemoryBus, MemoryStore, MemoryTransport, parseResources, type Store, type Transport, UnauthorizedError } from '@stoa/core';
 import { NatsTransport } from '@stoa/core/nats';
 import { type NatsServerHandle, startNats, waitFor } from '@stoa/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ function suite(name: string, connect: () => Connect) {
       const c = await connect()();
       const store = new MemoryStore();
       const master = await startMaster({ transport: c.transport, store, http: false, ...options });
-      env = { master, transport: c.transport, store, cleanup: [() => master.stop(), c.close] };
+      env = { master, transport: c.transport, store, cleanup: [c.close, () => master.stop()] };
       return env;
     };
     afterEach(async () => {
@@ -163,6 +163,26 @@ function suite(name: string, connect: () => Connect) {
         what: 't1 running again',
       });
       expect(back.agentId).toBe(agent.agentId);
+      agent.stop();
+      fw.stop();
+    });
+
+    it('tears down a framework on the agents running its executors, also when they have no task left', async () => {
+      const { transport } = await start();
+      const agent = FakeAgent.make(transport, 'h1');
+      await agent.register();
+      const fw = FakeFramework.make(transport, 'alpha');
+      const id = await fw.subscribe();
+      const [offer] = await fw.waitOffers(new Set());
+      const { command: _command, ...base } = taskFor(offer!, 'on-executor');
+      const executor = { executorId: 'ex-1', command: { value: 'run-executor' }, resources: parseResources('cpus:0.5;mem:64') };
+      await fw.accept([offer!.id], [{ type: 'LAUNCH', tasks: [{ ...base, executor }] }]);
+      await agent.waitCommand('RUN_TASKS');
+      await agent.update(id, [{ taskId: 'on-executor', state: 'TASK_FINISHED' }]);
+      await fw.waitStatus('on-executor', 'TASK_FINISHED');
+      await fw.call({ v: 1, type: 'TEARDOWN', frameworkId: id });
+      const [shutdown] = await agent.waitCommand('SHUTDOWN_FRAMEWORK');
+      expect(shutdown!.frameworkId).toBe(id);
       agent.stop();
       fw.stop();
     });

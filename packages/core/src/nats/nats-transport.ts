@@ -329,6 +329,10 @@ function fromNatsError(error: unknown, operation: string, subject: string | unde
   const name = error instanceof Error ? error.name : '';
   const cause = error instanceof Error ? error.cause : undefined;
   const details: Record<string, unknown> = subject === undefined ? { operation } : { operation, subject };
+  // nats.js wraps what ended a request (no responders, a permissions violation) in a RequestError.
+  if (name === 'RequestError' && cause instanceof Error && cause.name !== 'NoResponders' && cause.name.includes('Permission')) {
+    return new UnauthorizedError(`NATS ${operation} refused: ${errorMessage(cause)}`, { details, cause: error });
+  }
   if (name === 'NoResponders' || (name === 'RequestError' && cause instanceof Error && cause.name === 'NoResponders')) {
     return new NoRespondersError(`no responders on ${subject}`, { details, cause: error });
   }
