@@ -187,6 +187,39 @@ function suite(name: string, connect: () => Connect) {
       fw.stop();
     });
 
+    it('lets a framework RESERVE part of an offer for its role, use it, and UNRESERVE it', async () => {
+      const { transport } = await start();
+      const agent = FakeAgent.make(transport, 'h1');
+      await agent.register();
+      const fw = FakeFramework.make(transport, 'alpha', { roles: ['web'] });
+      const id = await fw.subscribe();
+      const [offer] = await fw.waitOffers(new Set());
+      const reserved = [{ name: 'cpus', type: 'SCALAR' as const, scalar: 1, role: 'web', reservation: { type: 'DYNAMIC' as const, principal: 'alpha' } }];
+      await fw.accept([offer!.id], [{ type: 'RESERVE', agentId: offer!.agentId, resources: reserved }]);
+      const [update] = await agent.waitCommand('UPDATE_RESOURCES');
+      expect(update!.resources).toContainEqual(expect.objectContaining({ name: 'cpus', role: 'web', scalar: 1 }));
+
+      await fw.call({ v: 1, type: 'REVIVE', frameworkId: id });
+      const [next] = await fw.waitOffers(new Set([offer!.id]));
+      expect(next!.resources).toContainEqual(expect.objectContaining({ name: 'cpus', role: 'web', scalar: 1 }));
+      expect(next!.resources.filter((r) => r.name === 'cpus' && r.role === '*').reduce((a, r) => a + (r.scalar ?? 0), 0)).toBe(3);
+
+      // A task may use the reserved cpus, and UNRESERVE gives them back to everyone.
+      const task = { ...taskFor(next!, 'on-reserved'), resources: [...reserved, { name: 'mem', type: 'SCALAR' as const, scalar: 64 }] };
+      await fw.accept([next!.id], [{ type: 'LAUNCH', tasks: [task] }]);
+      const [run] = await agent.waitCommand('RUN_TASKS');
+      expect(run!.launches[0]!.tasks[0]!.taskId).toBe('on-reserved');
+      await agent.update(id, [{ taskId: 'on-reserved', state: 'TASK_FINISHED' }]);
+      await fw.waitStatus('on-reserved', 'TASK_FINISHED');
+      await fw.call({ v: 1, type: 'REVIVE', frameworkId: id });
+      const [third] = await fw.waitOffers(new Set([offer!.id, next!.id]));
+      await fw.accept([third!.id], [{ type: 'UNRESERVE', agentId: third!.agentId, resources: reserved }]);
+      const updates = await agent.waitCommand('UPDATE_RESOURCES', 2);
+      expect(updates[1]!.resources.filter((r) => r.name === 'cpus').map((r) => [r.role ?? '*', r.scalar])).toEqual([['*', 4]]);
+      agent.stop();
+      fw.stop();
+    });
+
     it('keeps tasks of a framework that fails over in time, and tears down one that does not', async () => {
       const { transport } = await start({ heartbeatIntervalMs: 100, maxMissedHeartbeats: 2 });
       const agent = FakeAgent.make(transport, 'h1');
