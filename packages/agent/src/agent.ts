@@ -20,6 +20,10 @@
  * - **Recovery.** An agent restarted on the same work dir reloads its tasks and unacknowledged
  *   updates, re-attaches to the containers still running, reports those that ended meanwhile with
  *   their real exit status, and re-registers.
+ * - **Sandbox GC.** The sandbox of a task whose end was acknowledged, or of an executor that
+ *   ended, is removed `sandboxGcDelayMs` later, sooner under disk pressure. See `sandbox-gc.ts`.
+ * - **Usage.** Every `usageIntervalMs` one timer reads the usage of every running task through
+ *   the containerizer, for {@link AgentHandle.tasks} and the agent's metrics.
  *
  * @example
  * ```ts
@@ -71,6 +75,7 @@ import {
   type TaskStatus,
   type TaskStatusReason,
   type TaskStatusSource,
+  type TaskUsage,
   type Transport,
   type TransportMsg,
   type TransportSubscription,
@@ -88,6 +93,7 @@ import { FetchError, fetchUris } from './fetcher.js';
 import { HealthChecker } from './health/index.js';
 import { resolveAttributes, resolveResources } from './resources.js';
 import { createSandbox, frameworksWithSandbox, latestSandbox, newRunId, readSandbox } from './sandbox.js';
+import { SandboxGc } from './sandbox-gc.js';
 import { type StatusInput, StatusUpdateManager, type TimerHandle, TimerQueue } from './status-updates.js';
 
 /** The version of the agent, reported in AgentInfo. */
@@ -148,6 +154,25 @@ export interface AgentOptions {
   executorRegistrationTimeoutMs?: number;
   /** How long an executor has between SHUTDOWN and being killed. @default 5000 */
   executorShutdownGracePeriodMs?: number;
+  /**
+   * How long after a task's end was acknowledged (or an executor ended) its sandbox is removed,
+   * when the disk has room (Mesos' `gc_delay`). Needs a work dir. @default 604800000 (one week)
+   */
+  sandboxGcDelayMs?: number;
+  /**
+   * The fraction of the work dir's filesystem to keep free (Mesos' `gc_disk_headroom`). The GC
+   * delay in force is `sandboxGcDelayMs × clamp((free − headroom) / (1 − headroom), 0, 1)`, so at
+   * or below the headroom ended sandboxes go at once, oldest first. In [0, 1). @default 0.1
+   */
+  gcDiskHeadroom?: number;
+  /** How often the work dir's free space is measured while sandboxes wait for removal. @default 60000 */
+  gcDiskCheckIntervalMs?: number;
+  /**
+   * How often the usage of running tasks is read (one timer for the agent); 0 turns it off.
+   * Tasks of custom executors are not read: they share their executor's container.
+   * @default 10000, or 0 with the simulated containerizer (it measures nothing)
+   */
+  usageIntervalMs?: number;
 }
 
 /** One executor as {@link AgentHandle.executors} shows it. */
@@ -167,6 +192,8 @@ export interface AgentTaskView {
   sandboxDir: string;
   /** The latest status the agent produced. */
   status?: TaskStatus;
+  /** The latest usage read of a running task (see `usageIntervalMs`); absent once it ended. */
+  usage?: TaskUsage;
 }
 
 /** Counts an agent keeps (also exported as Prometheus metrics). */
@@ -277,6 +304,8 @@ interface TaskRecord {
   counted?: Resource[];
   /** `frameworkId\0executorId` of the executor that runs it, when one does. */
   executorKey?: string;
+  /** The latest usage read while it runs. */
+  usage?: TaskUsage;
 }
 
 function keyOf(frameworkId: string, taskId: string): string {
@@ -329,6 +358,10 @@ class Agent implements AgentHandle {
   private readonly counters = { staleCommands: 0, invalidMessages: 0, registrations: 0 };
   /** Set by `stop({ killTasks: true })`: exits are still reported while stopping. */
   private killingOnStop = false;
+  /** Removes ended sandboxes; made by `start()` when there is a work dir. */
+  private sandboxGc: SandboxGc | undefined;
+  private readonly usageIntervalMs: number;
+  private usageTimer: TimerHandle | undefined;
 
   constructor(
     private readonly options: AgentOptions,
@@ -349,6 +382,8 @@ class Agent implements AgentHandle {
     this.checkpoint = checkpointing && this.workDir !== undefined ? new Checkpoint(this.workDir) : undefined;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.killGraceMs = options.killGracePeriodMs ?? 3000;
+    this.usageIntervalMs = options.usageIntervalMs ?? (kind === 'simulated' ? 0 : 10_000);
+    if (!(this.usageIntervalMs >= 0)) throw new ValidationError('usageIntervalMs must be 0 or more', { details: { field: 'usageIntervalMs' } });
     this.registerInitialMs = Math.max(1, options.registerRetry?.initialMs ?? 250);
     this.registerMaxMs = Math.max(this.registerInitialMs, options.registerRetry?.maxMs ?? 10_000);
     this.totalResources = resources;
@@ -390,6 +425,8 @@ class Agent implements AgentHandle {
           const left = trySubtract(this.used, resources);
           if (left !== undefined) this.used = left;
           else this.log.error({ resources: formatResources(resources) }, 'released executor resources that were not counted');
+          // An executor releases its resources when it has ended: its sandbox may go now.
+          void this.sandboxGc?.noticeEndedExecutors();
         },
         callMaster: (call) => this.callMaster(call),
       },
@@ -410,6 +447,18 @@ class Agent implements AgentHandle {
   /** Recovers, subscribes to the leader subject, and starts registering in the background. */
   async start(): Promise<void> {
     if (this.checkpoint) await this.recover();
+    if (this.workDir !== undefined) {
+      // After recovery (so live tasks are known) and before any launch: the scan sees only what ended.
+      this.sandboxGc = await SandboxGc.create({
+        workDir: this.workDir,
+        inUse: () => this.sandboxesInUse(),
+        logger: this.log,
+        ...(this.options.sandboxGcDelayMs !== undefined ? { delayMs: this.options.sandboxGcDelayMs } : {}),
+        ...(this.options.gcDiskHeadroom !== undefined ? { diskHeadroom: this.options.gcDiskHeadroom } : {}),
+        ...(this.options.gcDiskCheckIntervalMs !== undefined ? { diskCheckIntervalMs: this.options.gcDiskCheckIntervalMs } : {}),
+      });
+    }
+    this.armUsage();
     if (this.agentId !== undefined) this.executorsOf.listen(this.agentId); // executors may call before the master answers
     this.leaderSub = this.options.transport.subscribe(this.s.leader, {
       callback: (msg) => this.onLeader(msg),
@@ -432,6 +481,7 @@ class Agent implements AgentHandle {
       const view: AgentTaskView = { frameworkId: r.frameworkId, taskId: r.task.taskId, state: r.state, containerId: r.containerId, sandboxDir: r.sandboxDir };
       if (r.healthy !== undefined) view.healthy = r.healthy;
       if (r.status !== undefined) view.status = r.status;
+      if (r.usage !== undefined) view.usage = r.usage;
       return view;
     });
   }
@@ -1106,6 +1156,7 @@ class Agent implements AgentHandle {
     rec.deadline = undefined;
     rec.health?.stop();
     rec.health = undefined;
+    rec.usage = undefined;
     if (rec.counted !== undefined) {
       this.used = subtract(this.used, rec.counted);
       rec.counted = undefined;
@@ -1119,6 +1170,8 @@ class Agent implements AgentHandle {
     if (rec !== undefined && !isTerminalState(rec.state)) return;
     if (this.updates.pendingOf(frameworkId, taskId).length > 0) return;
     this.tasksByKey.delete(key);
+    // A custom executor's task shares the executor's sandbox: that goes once the executor ended.
+    if (rec !== undefined && rec.sandboxDir !== '' && !this.executorsOf.runs(rec)) this.sandboxGc?.schedule(rec.sandboxDir);
     if (rec?.executorKey !== undefined) this.executorsOf.forgetTask(rec);
     try {
       this.checkpoint?.forgetTask(frameworkId, taskId);
@@ -1296,6 +1349,42 @@ class Agent implements AgentHandle {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Sandboxes and usage
+
+  /** Every sandbox a task record (live, or ended and not yet acknowledged) or a live executor uses. */
+  private *sandboxesInUse(): Iterable<string> {
+    for (const rec of this.tasksByKey.values()) if (rec.sandboxDir !== '') yield rec.sandboxDir;
+    for (const ex of this.executorsOf.views()) if (ex.sandboxDir !== '') yield ex.sandboxDir;
+  }
+
+  /** Schedules the next usage read; reads never overlap (the next is an interval after one ends). */
+  private armUsage(): void {
+    if (this.usageIntervalMs <= 0 || this.stopping !== undefined || this.state === 'stopped') return;
+    this.usageTimer = this.timers.schedule(this.timers.now() + this.usageIntervalMs, () => {
+      this.usageTimer = undefined;
+      void this.readUsage().finally(() => this.armUsage());
+    });
+  }
+
+  /** Reads the usage of every task the agent runs itself (its container is its own). */
+  private async readUsage(): Promise<void> {
+    const running = [...this.tasksByKey.values()].filter((r) => r.phase === 'running' && !isTerminalState(r.state) && !this.executorsOf.runs(r));
+    await Promise.all(
+      running.map(async (rec) => {
+        let usage: TaskUsage | undefined;
+        try {
+          usage = await this.containerizer.usage(rec.containerId);
+        } catch (error) {
+          this.log.debug({ err: error, taskId: rec.task.taskId }, 'cannot read the usage of a task');
+        }
+        if (rec.phase !== 'running' || isTerminalState(rec.state)) return; // ended meanwhile
+        const measured = usage !== undefined && (usage.cpuUserSeconds !== undefined || usage.cpuSystemSeconds !== undefined || usage.rssBytes !== undefined);
+        rec.usage = measured ? usage : undefined;
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Stop
 
   private async doStop(killTasks: boolean): Promise<void> {
@@ -1325,6 +1414,9 @@ class Agent implements AgentHandle {
     for (const w of waiters) w.reject(new CancelledError('the agent stopped'));
     this.wakeRegister?.();
     this.watchdog?.cancel();
+    this.usageTimer?.cancel();
+    this.usageTimer = undefined;
+    await this.sandboxGc?.stop();
     this.offStatus?.();
     this.commandSub?.unsubscribe();
     this.leaderSub?.unsubscribe();
@@ -1375,6 +1467,37 @@ class Agent implements AgentHandle {
     counter('stoa_agent_stale_commands_total', 'Commands dropped for an epoch older than the newest seen.', () => this.counters.staleCommands);
     counter('stoa_agent_invalid_messages_total', 'Messages that failed to decode and were dropped.', () => this.counters.invalidMessages);
     counter('stoa_agent_registrations_total', 'Successful registrations and re-registrations.', () => this.counters.registrations);
+    const sandboxGc = (): SandboxGc | undefined => this.sandboxGc;
+    counter('stoa_agent_sandboxes_removed_total', 'Sandboxes the sandbox GC removed.', () => sandboxGc()?.stats.removed ?? 0);
+    counter('stoa_agent_sandbox_bytes_freed_total', 'Bytes of the files in the sandboxes the sandbox GC removed.', () => sandboxGc()?.stats.bytesFreed ?? 0);
+    new Gauge({
+      name: 'stoa_agent_sandboxes_scheduled',
+      help: 'Ended sandboxes waiting for the sandbox GC.',
+      registers: [registry],
+      collect() {
+        this.set(sandboxGc()?.stats.scheduled ?? 0);
+      },
+    });
+    const usageGauge = (name: string, help: string, read: (u: TaskUsage) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['task_id', 'framework_id'],
+        registers: [registry],
+        collect() {
+          // Rebuilt from the running tasks at every scrape: a task that ended has no series.
+          this.reset();
+          for (const r of tasks.values()) {
+            const value = r.usage === undefined ? undefined : read(r.usage);
+            if (value !== undefined) this.set({ task_id: r.task.taskId, framework_id: r.frameworkId }, value);
+          }
+        },
+      });
+    };
+    usageGauge('stoa_agent_task_cpu_seconds_total', 'CPU time (user and system) a running task has used, in seconds, as last read.', (u) =>
+      u.cpuUserSeconds === undefined && u.cpuSystemSeconds === undefined ? undefined : (u.cpuUserSeconds ?? 0) + (u.cpuSystemSeconds ?? 0),
+    );
+    usageGauge('stoa_agent_task_rss_bytes', 'Resident memory of a running task, in bytes, as last read.', (u) => u.rssBytes);
     new Gauge({
       name: 'stoa_agent_status_updates_pending',
       help: 'Status updates awaiting acknowledgement.',

@@ -95,6 +95,7 @@ export async function reregisterAgent(
     ctx.publishEvent({ type: 'AGENT_ADDED', agent: agentSummary(ctx, agent) });
   } else {
     agent.info = { ...info, id: agentId };
+    delete agent.recovering;
     if (agent.state === 'UNREACHABLE') agent.state = 'ACTIVE';
     delete agent.unreachableMs;
     ctx.allocator.setAgentActive(agentId, agent.state === 'ACTIVE');

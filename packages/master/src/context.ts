@@ -23,7 +23,8 @@ export interface MasterContext {
   now(): number;
   readonly log: Logger;
   readonly outbox: Outbox;
-  readonly allocator: Allocator;
+  /** Replaced (empty) when this master stops leading. */
+  allocator: Allocator;
   readonly registry: Registry;
   readonly metrics: MasterMetrics;
   readonly agents: Map<string, AgentRecord>;

@@ -62,6 +62,7 @@ import { handleOperatorCall } from './operator/operator.js';
 import { type MasterOptions, type ResolvedMasterOptions, resolveMasterOptions } from './options.js';
 import { Outbox, type DistributiveOmit } from './outbox.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, TaskRecord } from './records.js';
+import { LeaderElector } from './leader.js';
 import { Registry } from './registry/registry.js';
 import { applyStatusUpdate, killTasks, reconcile } from './tasks.js';
 import { startHttpServer, type HttpServerHandle } from './operator/http.js';
@@ -80,7 +81,11 @@ export interface MasterHandle extends AsyncDisposable {
   readonly context: MasterContext;
   /** Listens to the cluster event stream (what `/api/v1/events` serves); returns a function that stops listening. */
   onClusterEvent(listener: (event: ClusterEvent) => void): () => void;
-  /** Stops serving; agents and frameworks keep running and re-register with the next master. */
+  /** Whether this master leads now. */
+  readonly isLeader: boolean;
+  /** Resolves once this master leads. */
+  waitLeading(): Promise<void>;
+  /** Stops serving (giving up the lease); agents and frameworks re-register with the next leader. */
   stop(): Promise<void>;
 }
 
@@ -94,7 +99,11 @@ function errorReply(error: unknown): Reply {
   return { v: 1, ok: false, error: fromUnknown(error).toWire() };
 }
 
-/** Starts a master: loads the registry, takes the next epoch, announces itself and serves. */
+/**
+ * Starts a master. It serves HTTP at once and contends for the leader lease: if it wins (as a
+ * single master on a fresh store does at once) it loads the registry, takes the next epoch,
+ * announces itself and serves before this resolves; otherwise it follows until the lease lapses.
+ */
 export async function startMaster(options: MasterOptions): Promise<MasterHandle> {
   const resolved = resolveMasterOptions(options);
   const master = new Master(resolved, options.logger ?? pino({ level: 'silent' }));
@@ -113,6 +122,10 @@ class Master implements MasterHandle {
   private readonly listeners = new Set<(event: ClusterEvent) => void>();
   private pendingEvents: ClusterEvent[] = [];
   private allocationTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private elector!: LeaderElector;
+  private role: 'leader' | 'follower' = 'follower';
+  private readonly leadingWaiters: (() => void)[] = [];
   private filterTimer: NodeJS.Timeout | undefined;
   private filterTimerAt = 0;
   private http: HttpServerHandle | undefined;
@@ -170,7 +183,47 @@ class Master implements MasterHandle {
     return this.http?.url;
   }
 
+  /** Starts serving HTTP and contending for the lease; resolves after the first contention. */
   async start(): Promise<void> {
+    if (this.options.http) {
+      this.http = await startHttpServer({
+        ...this.options.http,
+        context: this.context,
+        metrics: this.context.metrics,
+        onEvent: (listener) => this.onClusterEvent(listener),
+        operator: (call) => handleOperatorCall(this.context, call, { startedMs: this.startedMs, ...(this.http ? { httpUrl: this.http.url } : {}) }),
+        leadership: () => ({ leading: this.leading(), leader: this.elector.leader }),
+      });
+    }
+    this.elector = new LeaderElector(this.options.store, {
+      masterId: this.masterId,
+      info: { ...(this.http ? { httpUrl: this.http.url } : {}), ...(this.options.hostname ? { hostname: this.options.hostname } : {}) },
+      leaseMs: this.options.leaseMs,
+      onElected: () => this.becomeLeader(),
+      onDeposed: (why) => this.becomeFollower(why),
+      onError: (error) => this.log.warn({ err: error }, 'leader election: store error, riding it out'),
+    });
+    await this.elector.start();
+    if (!this.leading()) this.log.info({ masterId: this.masterId, leader: this.elector.leader?.masterId }, 'master started as a follower');
+  }
+
+  get isLeader(): boolean {
+    return this.leading();
+  }
+
+  /** Whether this master may act now (it holds a fresh lease). */
+  private leading(): boolean {
+    return this.role === 'leader' && this.elector.isLeading();
+  }
+
+  /** Resolves once this master leads (at once if it does). */
+  async waitLeading(): Promise<void> {
+    if (this.leading()) return;
+    await new Promise<void>((resolve) => this.leadingWaiters.push(resolve));
+  }
+
+  /** Elected: load the registry, take the next epoch, serve, announce. */
+  private async becomeLeader(): Promise<void> {
     const ctx = this.context;
     await this.loadRegistry();
     ctx.epoch = await ctx.registry.nextEpoch();
@@ -181,19 +234,11 @@ class Master implements MasterHandle {
     this.subs.push(t.subscribe(this.s.allSchedulerCalls, { callback: (m) => this.onSchedulerCall(m), onError }));
     this.subs.push(t.subscribe(this.s.allAgentCalls, { callback: (m) => this.onAgentCall(m), onError }));
     this.subs.push(t.subscribe(this.s.operator, { callback: (m) => this.onOperatorCall(m), onError }));
-
-    if (this.options.http) {
-      this.http = await startHttpServer({
-        ...this.options.http,
-        context: ctx,
-        metrics: ctx.metrics,
-        onEvent: (listener) => this.onClusterEvent(listener),
-        operator: (call) => handleOperatorCall(ctx, call, { startedMs: this.startedMs, ...(this.http ? { httpUrl: this.http.url } : {}) }),
-      });
-    }
+    await t.flush().catch(() => {});
 
     const every = (ms: number, fn: () => void) => {
       const timer = setInterval(() => {
+        if (!this.leading()) return;
         try {
           fn();
         } catch (error) {
@@ -210,32 +255,77 @@ class Master implements MasterHandle {
       expireUnreachable(ctx);
       this.allocate();
     });
+    this.recoveryTimer = setTimeout(() => this.endRecovery(), this.options.agentRecoveryTimeoutMs);
+    this.recoveryTimer.unref();
 
+    this.role = 'leader';
     const announcement = { v: 1 as const, type: 'LEADER_ELECTED' as const, epoch: ctx.epoch, masterId: this.masterId, ...(this.http ? { httpUrl: this.http.url } : {}) };
     t.publish(this.s.leader, encodeTrusted(announcement));
     this.log.info({ masterId: this.masterId, epoch: ctx.epoch, http: this.http?.url }, 'master started');
+    for (const resolve of this.leadingWaiters.splice(0)) resolve();
     this.requestAllocation();
+  }
+
+  /**
+   * Deposed (or stopping): stop acting at once — no subscriptions, no timers, nothing queued goes
+   * out — and forget the in-memory state; the next leader rebuilds it from the registry and the
+   * agents' re-registrations.
+   */
+  private becomeFollower(why: string): void {
+    const wasLeader = this.role === 'leader';
+    this.role = 'follower';
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    for (const sub of this.subs.splice(0)) sub.unsubscribe();
+    if (this.allocationTimer) clearTimeout(this.allocationTimer);
+    if (this.filterTimer) clearTimeout(this.filterTimer);
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    this.allocationTimer = undefined;
+    this.filterTimer = undefined;
+    this.recoveryTimer = undefined;
+    const ctx = this.context;
+    ctx.outbox.clear();
+    this.pendingEvents = [];
+    ctx.agents.clear();
+    ctx.frameworks.clear();
+    ctx.offers.clear();
+    ctx.completedTasks.clear();
+    ctx.completedFrameworks.clear();
+    ctx.allocator = new Allocator({ minAllocatable: this.options.minAllocatable, defaultRefuseMs: this.options.defaultRefuseMs });
+    if (wasLeader) this.log.warn({ masterId: this.masterId, why }, 'no longer leading: now a follower');
+  }
+
+  /** Agents from the registry that have not re-registered by now are unreachable. */
+  private endRecovery(): void {
+    this.recoveryTimer = undefined;
+    if (!this.leading()) return;
+    for (const agent of this.context.agents.values()) {
+      if (agent.recovering) {
+        delete agent.recovering;
+        markUnreachable(this.context, agent, 'did not re-register after a change of leader');
+      }
+    }
   }
 
   /** Agents and frameworks of earlier masters: agents wait to re-register, frameworks to re-subscribe. */
   private async loadRegistry(): Promise<void> {
     const ctx = this.context;
     const snapshot = await ctx.registry.load((key, message) => this.log.error({ key, message }, 'registry entry skipped'));
-    const now = ctx.now();
     for (const f of snapshot.frameworks) {
       if (f.completed) ctx.completedFrameworks.add(f.id);
       else adoptFramework(ctx, { ...f.info, id: f.id });
     }
     for (const a of snapshot.agents) {
       if (a.gone) continue;
+      // Recovering: known, offered to nobody, until it re-registers (or the recovery time ends).
       const record: AgentRecord = {
         id: a.id,
         principal: a.principal,
         info: a.info,
         total: a.total,
-        state: 'UNREACHABLE',
+        state: 'ACTIVE',
+        recovering: true,
         registeredMs: a.registeredMs,
-        unreachableMs: now,
         missedPings: 0,
         tasks: new Map(),
         executors: new Map(),
@@ -252,7 +342,7 @@ class Master implements MasterHandle {
   // Sending
 
   private sendEvent(fw: FrameworkRecord, event: DistributiveOmit<SchedulerEvent, 'v' | 'seq'>): void {
-    if (this.options.transport.isClosed) return;
+    if (this.options.transport.isClosed || !this.leading()) return;
     const message = { v: 1, seq: fw.seq++, ...event };
     this.options.transport.publish(this.s.frameworkEvents(fw.principal, fw.id), encodeTrusted(message));
     this.context.metrics.messagesOut.inc({ channel: 'framework' });
@@ -260,7 +350,7 @@ class Master implements MasterHandle {
 
   private sendCommand(agentId: string, command: DistributiveOmit<AgentCommand, 'v' | 'epoch'>): void {
     const agent = this.context.agents.get(agentId);
-    if (!agent || agent.state === 'GONE' || this.options.transport.isClosed) return;
+    if (!agent || agent.state === 'GONE' || this.options.transport.isClosed || !this.leading()) return;
     this.options.transport.publish(this.s.agentCommands(agentId), encodeTrusted({ v: 1, epoch: this.context.epoch, ...command }));
     this.context.metrics.messagesOut.inc({ channel: 'agent' });
   }
@@ -275,7 +365,7 @@ class Master implements MasterHandle {
   private flushEvents(): void {
     const events = this.pendingEvents;
     this.pendingEvents = [];
-    if (this.options.transport.isClosed) return;
+    if (this.options.transport.isClosed || !this.leading()) return;
     const byKind = new Map<string, ClusterEvent[]>();
     for (const e of events) {
       for (const l of this.listeners) l(e);
@@ -299,7 +389,7 @@ class Master implements MasterHandle {
   // Allocation
 
   private requestAllocation(): void {
-    if (this.allocationTimer || this.state !== 'running') return;
+    if (this.allocationTimer || this.state !== 'running' || this.role !== 'leader') return;
     this.allocationTimer = setTimeout(() => {
       this.allocationTimer = undefined;
       this.allocate();
@@ -307,7 +397,7 @@ class Master implements MasterHandle {
   }
 
   private allocate(): void {
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || !this.leading()) return;
     const ctx = this.context;
     const end = ctx.metrics.allocationCycle.startTimer();
     const allocations = ctx.allocator.runCycle(ctx.now());
@@ -337,7 +427,7 @@ class Master implements MasterHandle {
     const seq = ++this.pingSeq;
     const bytes = encodeTrusted({ v: 1, epoch: ctx.epoch, type: 'PING', seq });
     for (const agent of ctx.agents.values()) {
-      if (agent.state === 'UNREACHABLE' || agent.state === 'GONE') continue;
+      if (agent.state === 'UNREACHABLE' || agent.state === 'GONE' || agent.recovering) continue;
       this.options.transport.request(this.s.agentCommands(agent.id), bytes, { timeoutMs: this.options.pingIntervalMs }).then(
         () => pingAnswered(agent),
         () => {
@@ -379,6 +469,7 @@ class Master implements MasterHandle {
   }
 
   private onSchedulerCall(msg: TransportMsg): void {
+    if (!this.leading()) return;
     const ctx = this.context;
     ctx.metrics.messagesIn.inc({ channel: 'scheduler' });
     const parsed = this.s.parse(msg.subject);
@@ -457,6 +548,7 @@ class Master implements MasterHandle {
   }
 
   private onAgentCall(msg: TransportMsg): void {
+    if (!this.leading()) return;
     const ctx = this.context;
     ctx.metrics.messagesIn.inc({ channel: 'agent' });
     const parsed = this.s.parse(msg.subject);
@@ -514,6 +606,7 @@ class Master implements MasterHandle {
   }
 
   private onOperatorCall(msg: TransportMsg): void {
+    if (!this.leading()) return;
     const ctx = this.context;
     ctx.metrics.messagesIn.inc({ channel: 'operator' });
     const decoded = safeDecode(OperatorCallSchema, msg.data);
@@ -603,16 +696,15 @@ class Master implements MasterHandle {
 
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
-    this.state = 'stopped';
-    for (const t of this.timers) clearInterval(t);
-    if (this.allocationTimer) clearTimeout(this.allocationTimer);
-    if (this.filterTimer) clearTimeout(this.filterTimer);
-    for (const s of this.subs) s.unsubscribe();
     // Send what is gathered, unless the transport went first (then there is nobody to tell).
-    if (!this.options.transport.isClosed) {
+    if (!this.options.transport.isClosed && this.leading()) {
       this.context.outbox.flush();
       this.flushEvents();
     }
+    this.state = 'stopped';
+    // Giving the lease up (deleting it) lets a follower take over at once.
+    await this.elector?.stop();
+    this.becomeFollower('stopped');
     await this.http?.close();
     this.log.info({ masterId: this.masterId }, 'master stopped');
   }

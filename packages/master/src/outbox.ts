@@ -90,6 +90,12 @@ export class Outbox {
     this.agent(agentId).total = total;
   }
 
+  /** Drops everything gathered (a deposed leader must send nothing more). */
+  clear(): void {
+    this.frameworks.clear();
+    this.agents.clear();
+  }
+
   /** Sends everything gathered now. */
   flush(): void {
     this.scheduled = false;

@@ -59,6 +59,8 @@ export interface AgentRecord {
   executors: Map<string, ExecutorInfo>;
   /** Outstanding offer ids on it. */
   offers: Set<string>;
+  /** Known from the registry after a change of leader, not yet re-registered. */
+  recovering?: boolean;
   /** Drain options while draining. */
   drain?: { gracePeriodMs?: number; markGone?: boolean };
 }

@@ -113,13 +113,18 @@ export function killTasks(
       continue;
     }
     // Mesos answers a kill of a task it does not know with the reconciliation answer.
-    ctx.outbox.status(fw.id, unknownTaskAnswer(ctx, fw, kill.taskId, kill.agentId ?? task?.agentId));
+    const answer = unknownTaskAnswer(ctx, fw, kill.taskId, kill.agentId ?? task?.agentId);
+    if (answer) ctx.outbox.status(fw.id, answer);
   }
 }
 
-/** Mesos' answer for a task the master does not know, by what it knows of the agent. */
-function unknownTaskAnswer(ctx: MasterContext, fw: FrameworkRecord, taskId: string, agentId: string | undefined): TaskStatus {
+/**
+ * Mesos' answer for a task the master does not know, by what it knows of the agent; none while
+ * the agent is recovering (a new leader has not heard from it yet: the framework asks again).
+ */
+function unknownTaskAnswer(ctx: MasterContext, fw: FrameworkRecord, taskId: string, agentId: string | undefined): TaskStatus | undefined {
   const agent = agentId ? ctx.agents.get(agentId) : undefined;
+  if (agent?.recovering) return undefined;
   const lost = (pa: TaskState) => (fw.partitionAware ? pa : 'TASK_LOST');
   if (agentId && !agent) return masterStatus(ctx, taskId, 'TASK_UNKNOWN', 'REASON_RECONCILIATION', 'agent unknown', agentId);
   if (agent?.state === 'UNREACHABLE') return masterStatus(ctx, taskId, lost('TASK_UNREACHABLE'), 'REASON_RECONCILIATION', 'agent unreachable', agentId);
@@ -135,7 +140,8 @@ export function reconcile(ctx: MasterContext, fw: FrameworkRecord, tasks: { task
   }
   for (const { taskId, agentId } of tasks) {
     const task = fw.tasks.get(taskId) ?? ctx.completedTasks.get(taskKey(fw.id, taskId));
-    ctx.outbox.status(fw.id, task ? reconciled(ctx, task) : unknownTaskAnswer(ctx, fw, taskId, agentId));
+    const answer = task ? reconciled(ctx, task) : unknownTaskAnswer(ctx, fw, taskId, agentId);
+    if (answer) ctx.outbox.status(fw.id, answer);
   }
 }
 

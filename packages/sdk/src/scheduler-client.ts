@@ -480,6 +480,8 @@ export class SchedulerClient implements AsyncDisposable {
   private subscribing: Promise<void> | undefined;
   private backoffTimer: ReturnType<typeof setTimeout> | undefined;
   private wakeBackoff: (() => void) | undefined;
+  /** A new leader was announced since the current subscription attempt started: try again without backoff. */
+  private leaderAnnounced = false;
   private readonly readyWaiters = new Set<{ resolve: () => void; reject: (e: unknown) => void; timer: ReturnType<typeof setTimeout> }>();
 
   private readonly handlers = new Map<SchedulerEventType, Set<SchedulerEventHandler<SchedulerEventType>>>();
@@ -780,12 +782,13 @@ export class SchedulerClient implements AsyncDisposable {
     const { initialBackoffMs, maxBackoffMs } = this.options.subscribeBackoff;
     let lastError: StoaError | undefined;
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 0) {
+      if (attempt > 0 && !this.leaderAnnounced) {
         const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(attempt - 1, 30));
         let delay = ceiling / 2 + (Math.random() * ceiling) / 2;
         if (deadline !== undefined) delay = Math.min(delay, Math.max(0, deadline - Date.now()));
         await this.backoff(delay);
       }
+      this.leaderAnnounced = false;
       if (this.isClosed()) throw new UnavailableError('the scheduler client was closed while subscribing');
       if (deadline !== undefined && Date.now() >= deadline) {
         throw new TimeoutError(`could not subscribe within ${this.options.connectTimeoutMs} ms`, {
@@ -857,6 +860,15 @@ export class SchedulerClient implements AsyncDisposable {
     this.reconciler.start(this.reconcileTargets(), { implicit: true });
   }
 
+  /** Ends the backoff in progress, if any, so the subscription loop goes on at once. */
+  private endBackoff(): void {
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    const wake = this.wakeBackoff;
+    this.wakeBackoff = undefined;
+    wake?.();
+  }
+
   private backoff(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.wakeBackoff = resolve;
@@ -879,6 +891,13 @@ export class SchedulerClient implements AsyncDisposable {
     if (epoch <= this.leaderEpoch) return;
     this.leaderEpoch = epoch;
     this.log.info({ epoch, masterId }, 'a new leader was elected');
+    if (this.currentState === 'subscribing') {
+      // Already re-subscribing (the old leader stopped answering): try the new one now rather
+      // than at the end of a backoff that may have grown to seconds while nobody led.
+      this.leaderAnnounced = true;
+      this.endBackoff();
+      return;
+    }
     this.resubscribe(`leader ${masterId} elected with epoch ${epoch}`);
   }
 
@@ -1163,10 +1182,7 @@ export class SchedulerClient implements AsyncDisposable {
     if (this.ackImmediate !== undefined) clearImmediate(this.ackImmediate);
     this.ackImmediate = undefined;
     this.acks = [];
-    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
-    this.backoffTimer = undefined;
-    this.wakeBackoff?.();
-    this.wakeBackoff = undefined;
+    this.endBackoff();
     for (const waiter of this.readyWaiters) {
       clearTimeout(waiter.timer);
       waiter.reject(this.unavailable());

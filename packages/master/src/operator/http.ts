@@ -33,6 +33,8 @@ export interface HttpServerOptions {
   metrics: MasterMetrics;
   operator: (call: OperatorCall) => Promise<unknown>;
   onEvent: (listener: (event: ClusterEvent) => void) => () => void;
+  /** Whether this master leads, and who does. Followers redirect to the leader. */
+  leadership?: () => { leading: boolean; leader?: { masterId: string; httpUrl?: string } | undefined };
 }
 
 /** A running HTTP server. */
@@ -98,6 +100,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.onError((error, c) => {
     const e = fromUnknown(error);
     return c.json(errorBody(e), STATUS[e.code] ?? 500);
+  });
+
+  // A follower answers who leads, serves its own metrics, and sends everything else to the leader.
+  app.use(async (c, next) => {
+    const who = options.leadership?.();
+    if (!who || who.leading) return next();
+    const path = new URL(c.req.url).pathname;
+    const leader = who.leader;
+    if (path === '/health') return c.json({ healthy: true, leader: false, ...(leader ? { leaderId: leader.masterId } : {}) });
+    if (path === '/metrics') return next();
+    if (path === '/api/v1/master') {
+      return c.json({ leader: false, ...(leader ? { leaderId: leader.masterId, ...(leader.httpUrl ? { leaderUrl: leader.httpUrl } : {}) } : {}) });
+    }
+    if (leader?.httpUrl) {
+      const target = new URL(c.req.url);
+      const base = new URL(leader.httpUrl);
+      target.protocol = base.protocol;
+      target.host = base.host;
+      c.header('x-stoa-leader', leader.masterId);
+      return c.redirect(target.toString(), 307);
+    }
+    return c.json({ error: { code: 'NOT_LEADER', message: 'this master is not the leader, and no leader is known yet' } }, 503);
   });
 
   app.get('/health', async (c) => c.json(await call({ v: 1, type: 'GET_HEALTH' })));
