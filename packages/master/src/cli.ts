@@ -29,6 +29,8 @@ export const MASTER_OPTIONS = {
   'offer-timeout-ms': { type: 'number', description: 'offers not answered in this time are rescinded (0: never)', default: 30000 },
   'allocation-interval-ms': { type: 'number', description: 'an allocation cycle runs at least this often', default: 1000 },
   'default-refuse-ms': { type: 'number', description: 'decline filter when a framework gives none', default: 5000 },
+  'lease-ms': { type: 'number', description: 'leader lease length (renewed every third of it)', default: 3000 },
+  'agent-recovery-timeout-ms': { type: 'number', description: 'after a change of leader, agents not back by then are unreachable', default: 30000 },
   'log-level': { type: 'string', description: 'log level', default: 'info', choices: ['silent', 'error', 'warn', 'info', 'debug', 'trace'] },
 } as const;
 
@@ -70,7 +72,14 @@ export async function runMasterCli(argv: string[], out: (text: string) => void =
     ...(o['offer-timeout-ms'] !== undefined ? { offerTimeoutMs: o['offer-timeout-ms'] } : {}),
     ...(o['allocation-interval-ms'] !== undefined ? { allocationIntervalMs: o['allocation-interval-ms'] } : {}),
     ...(o['default-refuse-ms'] !== undefined ? { defaultRefuseMs: o['default-refuse-ms'] } : {}),
+    ...(o['lease-ms'] !== undefined ? { leaseMs: o['lease-ms'] } : {}),
+    ...(o['agent-recovery-timeout-ms'] !== undefined ? { agentRecoveryTimeoutMs: o['agent-recovery-timeout-ms'] } : {}),
   });
+  if (!master.isLeader) logger.info({ masterId: master.masterId }, 'following: another master leads');
+  master.waitLeading().then(
+    () => logger.info({ masterId: master.masterId, epoch: master.epoch }, 'leading'),
+    () => {},
+  );
   logger.info({ masterId: master.masterId, epoch: master.epoch, http: master.httpUrl }, 'master running');
   const signal = await untilSignal();
   logger.info({ signal }, 'stopping');
