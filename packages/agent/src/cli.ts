@@ -28,6 +28,9 @@ export const AGENT_OPTIONS = {
   prefix: { type: 'string', description: 'subject prefix of the cluster', default: 'stoa' },
   recover: { type: 'string', description: 'on restart, re-attach to live tasks or kill them', default: 'reconnect', choices: ['reconnect', 'cleanup'] },
   'kill-grace-period-ms': { type: 'number', description: 'SIGTERM to SIGKILL grace when a task has no kill policy', default: 3000 },
+  'sandbox-gc-delay-ms': { type: 'number', description: 'how long an ended sandbox is kept (shorter when the disk fills)', default: 604800000 },
+  'gc-disk-headroom': { type: 'number', description: 'free disk fraction at or below which ended sandboxes go at once', default: 0.1 },
+  'usage-interval-ms': { type: 'number', description: 'how often task usage is read from /proc (0: never)', default: 10000 },
   'log-level': { type: 'string', description: 'log level', default: 'info', choices: ['silent', 'error', 'warn', 'info', 'debug', 'trace'] },
 } as const;
 
@@ -60,6 +63,9 @@ export async function runAgentCli(argv: string[], out: (text: string) => void = 
     ...(o.principal !== undefined ? { principal: o.principal } : {}),
     ...(o.prefix !== undefined ? { subjectPrefix: o.prefix } : {}),
     ...(o['kill-grace-period-ms'] !== undefined ? { killGracePeriodMs: o['kill-grace-period-ms'] } : {}),
+    ...(o['sandbox-gc-delay-ms'] !== undefined ? { sandboxGcDelayMs: o['sandbox-gc-delay-ms'] } : {}),
+    ...(o['gc-disk-headroom'] !== undefined ? { gcDiskHeadroom: o['gc-disk-headroom'] } : {}),
+    ...(o['usage-interval-ms'] !== undefined ? { usageIntervalMs: o['usage-interval-ms'] } : {}),
   });
   agent.waitRegistered().then(
     () => logger.info({ agentId: agent.agentId }, 'agent registered'),

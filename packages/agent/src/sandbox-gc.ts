@@ -273,8 +273,10 @@ export class SandboxGc implements AsyncDisposable {
       this.log.warn({ err: error }, 'cannot measure the work dir filesystem; assuming it has room');
     }
     const delay = effectiveGcDelay(this.delayMs, free, this.headroom);
-    if (delay < this.delayMs && delay !== this.currentDelayMs) {
-      this.log.info({ freeFraction: Number(free.toFixed(4)), headroom: this.headroom, delayMs: delay }, 'disk pressure: sandboxes are removed sooner');
+    if (delay !== this.currentDelayMs) {
+      const fields = { freeFraction: Number(free.toFixed(4)), headroom: this.headroom, delayMs: delay };
+      if (delay === 0 && this.delayMs > 0) this.log.warn(fields, 'free disk at or below the headroom: ended sandboxes are removed at once');
+      else this.log.debug(fields, 'sandbox GC delay changed with the free disk space');
     }
     this.currentDelayMs = delay;
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StatusUpdate } from '@stoa/core';
 import { waitFor } from '@stoa/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Checkpoint } from './checkpoint.js';
 import { StatusUpdateManager, TimerQueue } from './status-updates.js';
 
@@ -56,6 +56,27 @@ describe('TimerQueue', () => {
     c.cancel();
     await waitFor(() => ran.length === 3, { what: 'three calls' });
     expect(ran).toEqual([1, 22, 3]);
+  });
+
+  it('arms no timeout beyond what setTimeout honours, and does not run far calls early', async () => {
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    const q = new TimerQueue();
+    cleanups.push(() => {
+      q.close();
+      spy.mockRestore();
+    });
+    let far = false;
+    let near = false;
+    q.schedule(q.now() + 30 * 24 * 3600 * 1000, () => {
+      far = true;
+    });
+    const delays = spy.mock.calls.map((c) => c[1] ?? 0);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(2 ** 31 - 1);
+    q.schedule(q.now() + 5, () => {
+      near = true;
+    });
+    await waitFor(() => near, { what: 'the near call' });
+    expect(far).toBe(false);
   });
 
   it('keeps going when a callback throws', async () => {

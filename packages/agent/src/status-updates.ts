@@ -26,6 +26,9 @@
 import { randomUUID } from 'node:crypto';
 import { isTerminalState, type StatusUpdate, type TaskStatus } from '@stoa/core';
 
+/** The longest delay `setTimeout` honours (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** A handle on one scheduled call of a {@link TimerQueue}. */
 export interface TimerHandle {
   /** When it is due (ms since the epoch). */
@@ -96,7 +99,8 @@ export class TimerQueue {
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.armedAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - this.now()));
+    // Node fires a timeout beyond 2^31-1 ms at once; wake up at most then, and re-arm (fire() finds nothing due).
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMEOUT_MS, Math.max(0, at - this.now())));
     this.timer.unref();
   }
 

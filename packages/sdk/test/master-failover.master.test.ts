@@ -61,6 +61,8 @@ async function rideOutFailover(end: (master: { master: MasterHandle; transport: 
     transport: await c.transport('framework'),
     framework: { name: 'survivor', principal: 'alice', failoverTimeoutMs: 60_000 },
     reconcile: { initialBackoffMs: 200, maxBackoffMs: 1000 },
+    // Long enough that only LEADER_ELECTED, not the end of a backoff, can explain a quick return.
+    subscribeBackoff: { initialBackoffMs: 10_000, maxBackoffMs: 10_000 },
   });
   c.defer(() => client.close());
   const subscribedAt: number[] = [];
@@ -101,6 +103,7 @@ async function rideOutFailover(end: (master: { master: MasterHandle; transport: 
     `master failover: master 2 led ${(elected - startedAt).toFixed(0)} ms after it started; the client was subscribed again ` +
       `${(resubscribed - startedAt).toFixed(0)} ms after master 2 started (${(resubscribed - elected).toFixed(0)} ms after LEADER_ELECTED)`,
   );
+  expect(resubscribed - elected).toBeLessThan(2000);
   expect(client.frameworkId).toBe(frameworkId);
   expect(client.subscription?.epoch).toBe(second.master.epoch);
   expect(client.stats.subscriptions).toBe(2);
