@@ -7,7 +7,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeTrusted, MemoryBus, MemoryTransport, type StatusUpdate, type TaskInfo, type TaskState } from '@stoa/core';
+import { encodeTrusted, MemoryBus, MemoryTransport, type StatusUpdate, type TaskInfo, type TaskState, type Transport } from '@stoa/core';
+import { NatsTransport } from '@stoa/core/nats';
 import { waitFor } from '@stoa/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AgentHandle, type AgentOptions, startAgent } from '../src/index.js';
@@ -27,10 +28,16 @@ interface Setup {
   restart(extra?: Partial<AgentOptions>): Promise<AgentHandle>;
 }
 
+/** Set by `agent-protocol.nats.test.ts`, which runs this file's tests over a real nats-server. */
+function natsUrl(): string | undefined {
+  return (globalThis as { __stoaAgentTestNatsUrl?: string }).__stoaAgentTestNatsUrl;
+}
+
 async function setup(options: Partial<AgentOptions> = {}, masterOptions: Partial<FakeMasterOptions> = {}): Promise<Setup> {
   const bus = new MemoryBus();
-  const masterTransport = MemoryTransport.create({ bus });
-  const agentTransport = MemoryTransport.create({ bus });
+  const url = natsUrl();
+  const masterTransport: Transport = url ? await NatsTransport.connect({ servers: url }) : MemoryTransport.create({ bus });
+  const agentTransport: Transport = url ? await NatsTransport.connect({ servers: url }) : MemoryTransport.create({ bus });
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'stoa-agent-'));
   const master = FakeMaster.start({ transport: masterTransport, ...masterOptions });
   const base: AgentOptions = {
@@ -130,7 +137,8 @@ describe('agent registration', () => {
 
   it('drops and counts messages that do not decode', async () => {
     const { master, agent, agentId, bus } = await setup();
-    const raw = MemoryTransport.create({ bus });
+    const url = natsUrl();
+    const raw: Transport = url ? await NatsTransport.connect({ servers: url }) : MemoryTransport.create({ bus });
     cleanups.push(() => raw.close());
     raw.publish(`stoa.agent.${agentId}`, new Uint8Array([0xc1, 0xff, 0x00]));
     raw.publish(`stoa.agent.${agentId}`, encodeTrusted({ v: 1, type: 'NOPE', epoch: 1 }));
