@@ -49,9 +49,8 @@ import {
   StoaError,
   TimeoutError,
   UnavailableError,
-  ValidationError,
 } from '../errors.js';
-import { isValidKey, isValidKeyFilter, type Store, type StoreEntry, type StoreWatch, type StoreWatchOptions } from '../store/store.js';
+import { assertFilter, assertKey, assertRevision, type Store, type StoreEntry, type StoreWatch, type StoreWatchOptions } from '../store/store.js';
 import { validate } from '../validate.js';
 
 /** Options of {@link NatsKvStore.open}. */
@@ -546,20 +545,3 @@ function toStoaError(error: unknown, op: string, key?: string, revision?: number
   return fromUnknown(error);
 }
 
-function assertKey(key: string): void {
-  if (typeof key !== 'string' || !isValidKey(key)) {
-    throw new ValidationError(`invalid store key: ${JSON.stringify(key)}`, { details: { field: 'key', key } });
-  }
-}
-
-function assertFilter(filter: string, field: string): void {
-  if (typeof filter !== 'string' || !isValidKeyFilter(filter)) {
-    throw new ValidationError(`invalid store key filter: ${JSON.stringify(filter)}`, { details: { field, key: filter } });
-  }
-}
-
-function assertRevision(revision: number): void {
-  if (!Number.isSafeInteger(revision) || revision < 1) {
-    throw new ValidationError(`revision must be a positive integer: ${revision}`, { details: { field: 'revision' } });
-  }
-}

@@ -18,9 +18,9 @@
  * @module
  */
 
-import { AlreadyExistsError, ConflictError, UnavailableError, ValidationError } from '../errors.js';
+import { AlreadyExistsError, ConflictError, UnavailableError } from '../errors.js';
 import { subjectMatches } from '../subjects.js';
-import { isValidKey, isValidKeyFilter, type Store, type StoreEntry, type StoreWatch, type StoreWatchOptions } from './store.js';
+import { assertFilter, assertKey, assertRevision, type Store, type StoreEntry, type StoreWatch, type StoreWatchOptions } from './store.js';
 
 const EMPTY = new Uint8Array(0);
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
@@ -214,20 +214,3 @@ export class MemoryStore implements Store, AsyncDisposable {
   }
 }
 
-function assertKey(key: string): void {
-  if (typeof key !== 'string' || !isValidKey(key)) {
-    throw new ValidationError(`invalid store key: ${JSON.stringify(key)}`, { details: { field: 'key', key } });
-  }
-}
-
-function assertFilter(filter: string, field: string): void {
-  if (typeof filter !== 'string' || !isValidKeyFilter(filter)) {
-    throw new ValidationError(`invalid store key filter: ${JSON.stringify(filter)}`, { details: { field, key: filter } });
-  }
-}
-
-function assertRevision(revision: number): void {
-  if (!Number.isSafeInteger(revision) || revision < 1) {
-    throw new ValidationError(`revision must be a positive integer: ${revision}`, { details: { field: 'revision' } });
-  }
-}

@@ -19,6 +19,8 @@
  * @module
  */
 
+import { ValidationError } from '../errors.js';
+
 /** One revision of one key. */
 export interface StoreEntry {
   /** The key. */
@@ -94,4 +96,25 @@ export function isValidKey(key: string): boolean {
 /** Whether a watch or keys filter is valid (a key, or a pattern with `*` and a final `>`). */
 export function isValidKeyFilter(filter: string): boolean {
   return FILTER.test(filter);
+}
+
+/** Throws a {@link ValidationError} naming `key` unless it is a valid key. */
+export function assertKey(key: string): void {
+  if (typeof key !== 'string' || !isValidKey(key)) {
+    throw new ValidationError(`invalid store key: ${JSON.stringify(key)}`, { details: { field: 'key', key } });
+  }
+}
+
+/** Throws a {@link ValidationError} naming `field` unless `filter` is a valid key filter. */
+export function assertFilter(filter: string, field: string): void {
+  if (typeof filter !== 'string' || !isValidKeyFilter(filter)) {
+    throw new ValidationError(`invalid store key filter: ${JSON.stringify(filter)}`, { details: { field, key: filter } });
+  }
+}
+
+/** Throws a {@link ValidationError} naming `revision` unless it is a positive integer. */
+export function assertRevision(revision: number): void {
+  if (!Number.isSafeInteger(revision) || revision < 1) {
+    throw new ValidationError(`revision must be a positive integer: ${revision}`, { details: { field: 'revision' } });
+  }
 }
