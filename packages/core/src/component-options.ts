@@ -133,3 +133,16 @@ export function componentUsage(command: string, summary: string, spec: Component
     '',
   ].join('\n');
 }
+
+/** Resolves with the first SIGINT or SIGTERM: how a component run from the command line waits to stop. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

@@ -14,35 +14,38 @@
  * @module
  */
 
-/** The error codes, each with whether a caller may retry the same call unchanged. */
+/**
+ * The error codes, each with whether a caller may retry the same call unchanged, and the HTTP
+ * status an HTTP API answers it with.
+ */
 export const ErrorCodes = {
   /** A message could not be decoded or failed its schema. */
-  PROTOCOL_ERROR: { retryable: false },
+  PROTOCOL_ERROR: { retryable: false, http: 400 },
   /** An input (flag, definition, request body) is invalid; `field` names what. */
-  VALIDATION_ERROR: { retryable: false },
+  VALIDATION_ERROR: { retryable: false, http: 400 },
   /** The thing asked for does not exist. */
-  NOT_FOUND: { retryable: false },
+  NOT_FOUND: { retryable: false, http: 404 },
   /** A create found the key already there. */
-  ALREADY_EXISTS: { retryable: false },
+  ALREADY_EXISTS: { retryable: false, http: 409 },
   /** A compare-and-set met another revision. */
-  CONFLICT: { retryable: true },
+  CONFLICT: { retryable: true, http: 409 },
   /** A request got no reply in time. */
-  TIMEOUT: { retryable: true },
+  TIMEOUT: { retryable: true, http: 504 },
   /** Nobody listens on the subject of a request. */
-  NO_RESPONDERS: { retryable: true },
+  NO_RESPONDERS: { retryable: true, http: 502 },
   /** The caller may not do this (for example a call about another principal's framework). */
-  UNAUTHORIZED: { retryable: false },
+  UNAUTHORIZED: { retryable: false, http: 403 },
   /** The receiver is not the leading master; `leader` says who is, when known. */
-  NOT_LEADER: { retryable: true },
+  NOT_LEADER: { retryable: true, http: 503 },
   /** The connection or store is closed or unreachable. */
-  UNAVAILABLE: { retryable: true },
+  UNAVAILABLE: { retryable: true, http: 503 },
   /** The operation was cancelled (for example by `stop()`). */
-  CANCELLED: { retryable: false },
+  CANCELLED: { retryable: false, http: 500 },
   /** An operation is not valid in the current state (for example ACCEPT of a rescinded offer). */
-  INVALID_OPERATION: { retryable: false },
+  INVALID_OPERATION: { retryable: false, http: 409 },
   /** Anything else: a bug, reported with its cause. */
-  INTERNAL: { retryable: false },
-} as const satisfies Record<string, { retryable: boolean }>;
+  INTERNAL: { retryable: false, http: 500 },
+} as const satisfies Record<string, { retryable: boolean; http: number }>;
 
 /** One of the keys of {@link ErrorCodes}. */
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -263,6 +266,16 @@ export function fromWire(wire: WireError): StoaError {
   const Cls = (classes as Record<string, (typeof classes)[ErrorCode] | undefined>)[wire.code];
   if (!Cls) return new InternalError(wire.message, { details: { ...wire.details, code: wire.code } });
   return new Cls(wire.message, wire.details ? { details: wire.details } : undefined);
+}
+
+/**
+ * How an HTTP API answers an error: the status from {@link ErrorCodes} and the body
+ * `{ error: { code, message, field? } }` (`field` from the error's details, naming the bad input).
+ * The master's API and the frameworks' share it.
+ */
+export function httpError(error: StoaError): { status: (typeof ErrorCodes)[ErrorCode]['http']; body: { error: { code: ErrorCode; message: string; field?: string } } } {
+  const field = typeof error.details.field === 'string' ? error.details.field : undefined;
+  return { status: ErrorCodes[error.code].http, body: { error: { code: error.code, message: error.message, ...(field !== undefined ? { field } : {}) } } };
 }
 
 /** Turns anything thrown into a Stoa error, keeping the original as `cause`. */

@@ -15,3 +15,4 @@ export * from './resources/index.js';
 export * from './protocol/index.js';
 export * from './codec.js';
 export * from './validate.js';
+export * from './leader.js';

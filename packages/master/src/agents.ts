@@ -113,6 +113,7 @@ export async function reregisterAgent(
     if (existing) {
       const previous = existing.state;
       existing.state = t.state;
+      ctx.metrics.taskTransition(previous, t.state);
       if (t.status) existing.status = t.status;
       if (previous === 'TASK_UNREACHABLE' && fw) {
         const base = t.status ?? { taskId: t.task.taskId, source: 'SOURCE_MASTER' as const, timestampMs: ctx.now() };

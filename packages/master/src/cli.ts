@@ -7,7 +7,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { componentUsage, resolveComponentOptions } from '@stoa/core/internal';
+import { componentUsage, resolveComponentOptions, untilSignal } from '@stoa/core/internal';
 import { NatsKvStore, NatsTransport } from '@stoa/core/nats';
 import { pino } from 'pino';
 import { startMaster } from './master.js';
@@ -29,23 +29,11 @@ export const MASTER_OPTIONS = {
   'offer-timeout-ms': { type: 'number', description: 'offers not answered in this time are rescinded (0: never)', default: 30000 },
   'allocation-interval-ms': { type: 'number', description: 'an allocation cycle runs at least this often', default: 1000 },
   'default-refuse-ms': { type: 'number', description: 'decline filter when a framework gives none', default: 5000 },
-  'lease-ms': { type: 'number', description: 'leader lease length (renewed every third of it)', default: 3000 },
+  'lease-ms': { type: 'number', description: 'leader lease length (renewed every quarter of it)', default: 5000 },
   'agent-recovery-timeout-ms': { type: 'number', description: 'after a change of leader, agents not back by then are unreachable', default: 30000 },
   'log-level': { type: 'string', description: 'log level', default: 'info', choices: ['silent', 'error', 'warn', 'info', 'debug', 'trace'] },
 } as const;
 
-/** Waits for SIGINT or SIGTERM. */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (signal: string) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
 
 /** Runs a master from command-line arguments until a signal; prints `--help` when asked. */
 export async function runMasterCli(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
@@ -55,8 +43,11 @@ export async function runMasterCli(argv: string[], out: (text: string) => void =
     return;
   }
   const logger = pino({ level: o['log-level'] ?? 'info', base: { component: 'stoa-master' } }, pino.destination(2));
-  const transport = await NatsTransport.connect({ servers: (o.nats ?? '').split(','), name: 'stoa-master' });
-  const store = await NatsKvStore.open(transport.connection, { bucket: o.bucket ?? 'stoa-master', replicas: o.replicas ?? 1 });
+  const servers = (o.nats ?? '').split(',');
+  const transport = await NatsTransport.connect({ servers, name: 'stoa-master' });
+  // The store on a connection of its own: a lease renewal's reply must not queue behind megabytes
+  // of calls on the busy one, or the leader stops acting while it waits.
+  const store = await NatsKvStore.connect({ servers, name: 'stoa-master-store', bucket: o.bucket ?? 'stoa-master', replicas: o.replicas ?? 1 });
   const master = await startMaster({
     transport,
     store,

@@ -62,7 +62,7 @@ import { handleOperatorCall } from './operator/operator.js';
 import { type MasterOptions, type ResolvedMasterOptions, resolveMasterOptions } from './options.js';
 import { Outbox, type DistributiveOmit } from './outbox.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, TaskRecord } from './records.js';
-import { LeaderElector } from './leader.js';
+import { LeaderElector } from '@stoa/core';
 import { Registry } from './registry/registry.js';
 import { applyStatusUpdate, killTasks, reconcile } from './tasks.js';
 import { startHttpServer, type HttpServerHandle } from './operator/http.js';
@@ -291,6 +291,7 @@ class Master implements MasterHandle {
     ctx.offers.clear();
     ctx.completedTasks.clear();
     ctx.completedFrameworks.clear();
+    ctx.metrics.resetTaskCounts();
     ctx.allocator = new Allocator({ minAllocatable: this.options.minAllocatable, defaultRefuseMs: this.options.defaultRefuseMs });
     if (wasLeader) this.log.warn({ masterId: this.masterId, why }, 'no longer leading: now a follower');
   }
@@ -469,7 +470,10 @@ class Master implements MasterHandle {
   }
 
   private onSchedulerCall(msg: TransportMsg): void {
-    if (!this.leading()) return;
+    if (!this.leading()) {
+      this.context.metrics.messagesDropped.inc({ reason: 'not_leading' });
+      return;
+    }
     const ctx = this.context;
     ctx.metrics.messagesIn.inc({ channel: 'scheduler' });
     const parsed = this.s.parse(msg.subject);
@@ -548,7 +552,10 @@ class Master implements MasterHandle {
   }
 
   private onAgentCall(msg: TransportMsg): void {
-    if (!this.leading()) return;
+    if (!this.leading()) {
+      this.context.metrics.messagesDropped.inc({ reason: 'not_leading' });
+      return;
+    }
     const ctx = this.context;
     ctx.metrics.messagesIn.inc({ channel: 'agent' });
     const parsed = this.s.parse(msg.subject);

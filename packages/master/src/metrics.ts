@@ -40,6 +40,11 @@ export class MasterMetrics {
     this.taskStates.set(to, (this.taskStates.get(to) ?? 0) + 1);
   }
 
+  /** Forgets the counts by state: a deposed master forgets its tasks, and a later leadership counts afresh. */
+  resetTaskCounts(): void {
+    this.taskStates.clear();
+  }
+
   /** Tasks by state (terminal states count every task that ever reached them). */
   taskCounts(): Record<string, number> {
     return Object.fromEntries([...this.taskStates].filter(([, n]) => n > 0));

@@ -45,7 +45,7 @@ export interface MasterOptions {
   minAllocatable?: Record<string, number>[];
   /** Terminal tasks kept for the operator API and reconciliation. @default 100000 */
   maxCompletedTasks?: number;
-  /** How long the leader lease lasts without renewal (renewed every third of it). @default 3000 */
+  /** How long the leader lease lasts without renewal (renewed every quarter of it). @default 5000 */
   leaseMs?: number;
   /**
    * After a change of leader, agents of the registry that have not re-registered within this time
@@ -87,7 +87,7 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
     minAllocatable: options.minAllocatable ?? [{ cpus: 0.01 }, { mem: 32 }],
     maxCompletedTasks: options.maxCompletedTasks ?? 100_000,
     weights: options.weights ?? {},
-    leaseMs: options.leaseMs ?? 3000,
+    leaseMs: options.leaseMs ?? 5000,
     agentRecoveryTimeoutMs: options.agentRecoveryTimeoutMs ?? 30_000,
   };
 }

@@ -332,7 +332,7 @@ export class NatsKvStore implements Store, AsyncDisposable {
     const resolved = validate(OptionsSchema, storeOptions, 'NatsKvStore options');
     let nc: NatsConnection;
     try {
-      nc = await connect({ maxReconnectAttempts: -1, ...connectionOptions, servers, name: name ?? 'stoa-kv' });
+      nc = await connect({ maxReconnectAttempts: -1, noAsyncTraces: true, ...connectionOptions, servers, name: name ?? 'stoa-kv' });
     } catch (error) {
       throw toStoaError(error, 'connect');
     }

@@ -11,15 +11,14 @@ import { type ServerType, serve } from '@hono/node-server';
 import {
   type ClusterEvent,
   fromUnknown,
+  httpError,
   type OperatorCall,
   OperatorCallSchema,
-  type StoaError,
   TaskStateSchema,
   ValidationError,
   validate,
 } from '@stoa/core';
 import { Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { MasterContext } from '../context.js';
@@ -41,25 +40,6 @@ export interface HttpServerOptions {
 export interface HttpServerHandle {
   readonly url: string;
   close(): Promise<void>;
-}
-
-const STATUS: Record<string, ContentfulStatusCode> = {
-  VALIDATION_ERROR: 400,
-  PROTOCOL_ERROR: 400,
-  NOT_FOUND: 404,
-  UNAUTHORIZED: 403,
-  ALREADY_EXISTS: 409,
-  CONFLICT: 409,
-  INVALID_OPERATION: 409,
-  NOT_LEADER: 503,
-  UNAVAILABLE: 503,
-  TIMEOUT: 504,
-  NO_RESPONDERS: 502,
-};
-
-function errorBody(error: StoaError) {
-  const field = typeof error.details.field === 'string' ? error.details.field : undefined;
-  return { error: { code: error.code, message: error.message, ...(field !== undefined ? { field } : {}) } };
 }
 
 const DrainBody = z.strictObject({ gracePeriodMs: z.number().nonnegative().optional(), markGone: z.boolean().optional() }).optional();
@@ -98,8 +78,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
 
   app.onError((error, c) => {
-    const e = fromUnknown(error);
-    return c.json(errorBody(e), STATUS[e.code] ?? 500);
+    const { status, body } = httpError(fromUnknown(error));
+    return c.json(body, status);
   });
 
   // A follower answers who leads, serves its own metrics, and sends everything else to the leader.

@@ -1,7 +1,7 @@
 import { MemoryStore, type Store, UnavailableError } from '@stoa/core';
 import { waitFor } from '@stoa/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LeaderElector } from './leader.js';
+import { LeaderElector } from '@stoa/core';
 
 const electors: LeaderElector[] = [];
 afterEach(async () => {

@@ -1,5 +1,7 @@
 /**
- * Leader election on the Store: one lease entry, compare-and-set on its revision.
+ * Leader election on the Store: one lease entry, compare-and-set on its revision. Masters elect
+ * their leader with it, and so do the frameworks that run several instances (marathon, chronos,
+ * batch), each under its own key. The field `masterId` names the candidate, whatever it is.
  *
  * - The leader renews the lease every `renewMs` (an update on the revision it last wrote).
  * - A follower remembers when it last saw the lease's revision change, by its own clock, and tries
@@ -21,7 +23,9 @@
  * @module
  */
 
-import { ConflictError, AlreadyExistsError, decode, encode, type Store, type StoreEntry, type StoreWatch, safeDecode } from '@stoa/core';
+import { decode, encode, safeDecode } from './codec.js';
+import { AlreadyExistsError, ConflictError, TimeoutError } from './errors.js';
+import type { Store, StoreEntry, StoreWatch } from './store/store.js';
 import { z } from 'zod';
 
 /** The lease entry. */
@@ -39,15 +43,15 @@ export type Lease = z.infer<typeof LeaseSchema>;
 
 /** Options of a {@link LeaderElector}. */
 export interface LeaderElectorOptions {
-  /** This master's id. */
+  /** This candidate's id (a master's id, a framework instance's id). */
   masterId: string;
   /** What followers and clients learn of the leader. */
   info?: { httpUrl?: string; hostname?: string };
   /** The lease key. @default 'master.leader' */
   key?: string;
-  /** How long a lease lasts without renewal. @default 3000 */
+  /** How long a lease lasts without renewal. @default 5000 */
   leaseMs?: number;
-  /** How often the leader renews (well inside the lease). @default leaseMs / 3 */
+  /** How often the leader renews (well inside the lease). @default leaseMs / 4 */
   renewMs?: number;
   /** Called when this master became leader. */
   onElected(): void | Promise<void>;
@@ -61,7 +65,7 @@ export interface LeaderElectorOptions {
   onError?(error: unknown): void;
 }
 
-/** Elects one leader among masters sharing a Store. */
+/** Elects one leader among candidates (masters, framework instances) sharing a Store and a key. */
 export class LeaderElector {
   private readonly key: string;
   private readonly leaseMs: number;
@@ -74,6 +78,8 @@ export class LeaderElector {
   private seenAt = 0;
   /** When the leader last renewed successfully, by our clock. */
   private renewedAt = 0;
+  /** When the latest renewal was sent, by our clock. */
+  private renewStartedAt = 0;
   private current: Lease | undefined;
   private timer: NodeJS.Timeout | undefined;
   private watch: StoreWatch | undefined;
@@ -84,8 +90,8 @@ export class LeaderElector {
     private readonly options: LeaderElectorOptions,
   ) {
     this.key = options.key ?? 'master.leader';
-    this.leaseMs = options.leaseMs ?? 3000;
-    this.renewMs = options.renewMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
+    this.leaseMs = options.leaseMs ?? 5000;
+    this.renewMs = options.renewMs ?? Math.max(1, Math.floor(this.leaseMs / 4));
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -154,12 +160,12 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.role === 'stopped') return;
-    this.timer = setTimeout(
-      () => {
-        void this.tick().finally(() => this.schedule());
-      },
-      this.role === 'leader' ? this.renewMs : Math.max(10, Math.floor(this.renewMs / 2)),
-    );
+    // A leader renews every renewMs counted from the start of the last renewal, not its end: a
+    // slow write (a busy server) does not push the next one back and let the lease run short.
+    const delay = this.role === 'leader' ? Math.max(0, this.renewStartedAt + this.renewMs - this.now()) : Math.max(10, Math.floor(this.renewMs / 2));
+    this.timer = setTimeout(() => {
+      void this.tick().finally(() => this.schedule());
+    }, delay);
     this.timer.unref();
   }
 
@@ -179,13 +185,17 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * A late renewal (the process was paused, or too busy) is still tried: it succeeds only when no
+   * one wrote the lease since our last renewal — a follower takes over only by a write on the
+   * revision it saw, ours — so nobody took over, and this leader goes on with its state instead
+   * of forgetting it. Meanwhile {@link LeaderElector.isLeading} was false, so it did not act. When
+   * another candidate did take over, the write fails and this one becomes a follower.
+   */
   private async renew(): Promise<void> {
-    if (!this.isLeading()) {
-      await this.depose('the lease could not be renewed in time');
-      return;
-    }
     // Counted from before the request: followers see the new revision only after it is written.
     const started = this.now();
+    this.renewStartedAt = started;
     try {
       this.revision = await this.store.update(this.key, this.lease(), this.revision);
       this.renewedAt = started;
@@ -199,7 +209,7 @@ export class LeaderElector {
   private async contend(): Promise<void> {
     let entry: StoreEntry | null;
     try {
-      entry = await this.store.get(this.key);
+      entry = await this.boundedRead(this.store.get(this.key));
     } catch (error) {
       this.options.onError?.(error);
       return;
@@ -219,6 +229,20 @@ export class LeaderElector {
     } catch (error) {
       if (!ConflictError.isInstance(error) && !AlreadyExistsError.isInstance(error)) this.options.onError?.(error);
     }
+  }
+
+  /**
+   * A read given up after `leaseMs`: one sent while the store had no leader (the server of its
+   * stream died) can hang for the store's whole timeout (5 s on NATS), and the next try, once the
+   * store is back, should not wait for it. Only reads: a write given up on could still land.
+   */
+  private boundedRead<T>(call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`the store did not answer within the lease (${this.leaseMs} ms)`)), this.leaseMs);
+      timer.unref();
+    });
+    return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
   }
 
   private async depose(why: string): Promise<void> {
