@@ -47,7 +47,7 @@ export interface SimulatedAgentsOptions {
   principal?: string;
   /** @default 'stoa' */
   subjectPrefix?: string;
-  /** Backoff of status-update resends. @default { initialMs: 500, maxMs: 10000 } */
+  /** Backoff of status-update resends. @default { initialMs: 5000, maxMs: 60000 } */
   statusRetry?: { initialMs?: number; maxMs?: number };
   /** A pino logger shared by all. @default silent */
   logger?: Logger;

@@ -177,9 +177,9 @@ export interface UpdateJournalWriter {
 
 /** Backoff of resends. */
 export interface StatusRetryOptions {
-  /** The first resend comes this long after the first send. @default 500 */
+  /** The first resend comes this long after the first send. @default 5000 */
   initialMs?: number;
-  /** Resends never wait longer than this. @default 10000 */
+  /** Resends never wait longer than this. @default 60000 */
   maxMs?: number;
 }
 
@@ -189,7 +189,7 @@ export interface StatusUpdateManagerOptions {
   send(updates: StatusUpdate[]): Promise<void>;
   /** The checkpoint journal. @default none (nothing survives a restart) */
   journal?: UpdateJournalWriter;
-  /** Backoff of resends. @default { initialMs: 500, maxMs: 10000 } */
+  /** Backoff of resends. @default { initialMs: 5000, maxMs: 60000 } */
   retry?: StatusRetryOptions;
   /** The timers to use; share one among many managers. @default a queue of its own */
   timers?: TimerQueue;
@@ -263,8 +263,8 @@ export class StatusUpdateManager {
   constructor(private readonly options: StatusUpdateManagerOptions) {
     this.ownTimers = options.timers === undefined;
     this.timers = options.timers ?? new TimerQueue();
-    this.initialMs = Math.max(1, options.retry?.initialMs ?? 500);
-    this.maxMs = Math.max(this.initialMs, options.retry?.maxMs ?? 10_000);
+    this.initialMs = Math.max(1, options.retry?.initialMs ?? 5000);
+    this.maxMs = Math.max(this.initialMs, options.retry?.maxMs ?? 60_000);
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.flushDelayMs = Math.max(0, options.flushDelayMs ?? 1);
   }
