@@ -126,6 +126,18 @@ interface Unacked {
   delivered: boolean;
 }
 
+/** An update waiting to be sent, and whom to tell when it was. */
+interface Outgoing {
+  entry: Unacked;
+  resolve: (status: TaskStatus) => void;
+  reject: (error: unknown) => void;
+}
+
+/** At most this many statuses go in one UPDATE call. */
+const MAX_STATUSES_PER_CALL = 256;
+/** An UPDATE call is closed at about this many bytes of statuses (NATS's default payload limit is 1 MiB). */
+const MAX_CALL_BYTES = 256 * 1024;
+
 /** Events that arrive while nobody listens are kept for the first listener, up to this many. */
 const UNHEARD_LIMIT = 10_000;
 
@@ -226,6 +238,10 @@ export class ExecutorClient implements AsyncDisposable {
   /** Tasks with at least one acknowledged update. */
   private readonly acknowledgedTasks = new Set<string>();
   private readonly unacked = new Map<string, Unacked>();
+  /** Updates given and not yet sent, oldest first. */
+  private outbox: Outgoing[] = [];
+  /** An UPDATE is on its way (or about to be): what is given meanwhile waits for it. */
+  private sending = false;
 
   private closing: Promise<void> | undefined;
   private closeError: StoaError | undefined;
@@ -344,9 +360,15 @@ export class ExecutorClient implements AsyncDisposable {
    * framework acknowledges it. Resolves with the status sent once the agent has checkpointed it —
    * after the agent comes back, when it is away. Rejects when the agent refuses it (a task it does
    * not know) or the client closes first.
+   *
+   * Updates given in the same turn of the event loop (and those given while an UPDATE is on its
+   * way) travel together, as one UPDATE call of several statuses, in the order they were given;
+   * one UPDATE is in flight at a time, so a task's updates reach the agent in order, retries
+   * included. When the agent refuses a call of several, each status is sent again on its own, so
+   * that only the one it refuses is rejected.
    */
-  async update(input: ExecutorStatusInput): Promise<TaskStatus> {
-    if (this.currentState === 'closed') throw this.unavailable();
+  update(input: ExecutorStatusInput): Promise<TaskStatus> {
+    if (this.currentState === 'closed') return Promise.reject(this.unavailable());
     const status: TaskStatus = {
       ...input,
       source: 'SOURCE_EXECUTOR',
@@ -354,29 +376,17 @@ export class ExecutorClient implements AsyncDisposable {
       timestampMs: input.timestampMs ?? Date.now(),
       uuid: randomUUID(),
     };
-    validate(TaskStatusSchema, status, 'task status');
-    const entry: Unacked = { status, delivered: false };
-    const uuid = status.uuid!;
-    const call: ExecutorCall = { v: 1, type: 'UPDATE', executorId: this.options.executorId, frameworkId: this.options.frameworkId, statuses: [status] };
-    const bytes = encodeTrusted(call);
-    this.unacked.set(uuid, entry);
-    for (;;) {
-      if (this.currentState !== 'subscribed') await this.ready();
-      // A subscription made meanwhile carried it.
-      if (entry.delivered || !this.unacked.has(uuid)) return status;
-      try {
-        await this.call(bytes);
-        entry.delivered = true;
-        return status;
-      } catch (error) {
-        const err = fromUnknown(error);
-        if (!err.retryable || this.isClosed()) {
-          this.unacked.delete(uuid);
-          throw err;
-        }
-        this.resubscribe(`an update found no agent: ${err.message}`);
-      }
+    try {
+      validate(TaskStatusSchema, status, 'task status');
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const entry: Unacked = { status, delivered: false };
+    this.unacked.set(status.uuid!, entry);
+    return new Promise<TaskStatus>((resolve, reject) => {
+      this.outbox.push({ entry, resolve, reject });
+      this.scheduleSend();
+    });
   }
 
   /** Sends opaque data to the framework's scheduler (a MESSAGE event there). Not retried: messages are best effort. */
@@ -508,6 +518,99 @@ export class ExecutorClient implements AsyncDisposable {
     if (this.currentState === 'subscribed') return Promise.resolve();
     if (this.currentState === 'closed') return Promise.reject(this.unavailable());
     return new Promise((resolve, reject) => this.readyWaiters.add({ resolve, reject }));
+  }
+
+  // ---- updates ---------------------------------------------------------------------------------
+
+  /** Starts the sender after this turn of the event loop, so the updates given in it go together. */
+  private scheduleSend(): void {
+    if (this.sending) return;
+    this.sending = true;
+    setImmediate(() => {
+      void this.sendLoop();
+    });
+  }
+
+  /** Sends what the outbox holds, one UPDATE at a time, until it is empty. */
+  private async sendLoop(): Promise<void> {
+    try {
+      while (this.outbox.length > 0) await this.sendBatch(this.takeBatch());
+    } catch (error) {
+      // sendBatch settles every update it takes; this is a bug's last line of defence.
+      this.log.error({ err: errorText(error) }, 'the update sender failed');
+    } finally {
+      this.sending = false;
+      if (this.outbox.length > 0) this.scheduleSend();
+    }
+  }
+
+  /** The oldest updates of the outbox, as many as one call takes (at least one). */
+  private takeBatch(): Outgoing[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.outbox.length && n < MAX_STATUSES_PER_CALL) {
+      const status = this.outbox[n]!.entry.status;
+      const size = 256 + (status.data?.byteLength ?? 0) + (status.message?.length ?? 0);
+      if (n > 0 && bytes + size > MAX_CALL_BYTES) break;
+      bytes += size;
+      n++;
+    }
+    return this.outbox.splice(0, n);
+  }
+
+  /**
+   * Sends updates as one UPDATE call, retrying (through a new subscription) while the agent is
+   * away; settles each of them.
+   */
+  private async sendBatch(batch: Outgoing[]): Promise<void> {
+    for (;;) {
+      if (this.currentState !== 'subscribed') {
+        try {
+          await this.ready();
+        } catch (error) {
+          for (const o of batch) o.reject(error);
+          return;
+        }
+      }
+      // Those a subscription made meanwhile carried are delivered already.
+      const todo: Outgoing[] = [];
+      for (const o of batch) {
+        if (o.entry.delivered || !this.unacked.has(o.entry.status.uuid!)) o.resolve(o.entry.status);
+        else todo.push(o);
+      }
+      batch = todo;
+      if (batch.length === 0) return;
+      const call: ExecutorCall = {
+        v: 1,
+        type: 'UPDATE',
+        executorId: this.options.executorId,
+        frameworkId: this.options.frameworkId,
+        statuses: batch.map((o) => o.entry.status),
+      };
+      try {
+        await this.call(encodeTrusted(call));
+        for (const o of batch) {
+          o.entry.delivered = true;
+          o.resolve(o.entry.status);
+        }
+        return;
+      } catch (error) {
+        const err = fromUnknown(error);
+        if (!this.isClosed() && !err.retryable && batch.length > 1) {
+          // The agent refuses a call when it refuses any of its statuses: each on its own, in order.
+          for (const o of batch) await this.sendBatch([o]);
+          return;
+        }
+        if (!err.retryable || this.isClosed()) {
+          for (const o of batch) {
+            this.unacked.delete(o.entry.status.uuid!);
+            o.reject(err);
+          }
+          return;
+        }
+        this.resubscribe(`an update found no agent: ${err.message}`);
+      }
+    }
   }
 
   /** UPDATE or MESSAGE; throws the agent's typed error when it refuses. */

@@ -343,6 +343,15 @@ type Ack = { agentId: string; taskId: string; uuid: string };
 const UNHEARD_LIMIT = 10_000;
 /** At most this many acknowledgements or kills go in one call. */
 const MAX_PER_CALL = 5000;
+/**
+ * At most this many tasks go in one ACCEPT: a bigger one is split by agent into several (a NATS
+ * message is capped at 1 MB by default, and a task is about 100 bytes).
+ */
+const MAX_TASKS_PER_ACCEPT = 2000;
+/** How many parts of a split ACCEPT are in flight at once. */
+const ACCEPT_PARTS_IN_FLIGHT = 4;
+/** The most offers whose agent the client remembers (to split big ACCEPTs); the oldest go first. */
+const OFFER_AGENTS_LIMIT = 200_000;
 
 const noopLogger: SchedulerClientLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -452,6 +461,8 @@ export class SchedulerClient implements AsyncDisposable {
   private id: string;
   private info: FrameworkInfo;
   private suppressed: Set<string>;
+  /** The agent of each offer received and not yet used, declined or rescinded (to split big ACCEPTs by agent). */
+  private readonly offerAgents = new Map<string, string>();
   private readonly s: Subjects;
   private readonly log: SchedulerClientLogger;
   private readonly reconciler: Reconciler;
@@ -617,11 +628,36 @@ export class SchedulerClient implements AsyncDisposable {
    * Accepts offers (of one agent or many) with operations. Tasks of LAUNCH and LAUNCH_GROUP
    * operations are tracked in {@link SchedulerClient.tasks} from now on; when the master refuses the call they
    * are forgotten again. What was offered and not used is declined with `filters`.
+   *
+   * An ACCEPT of more than 2,000 tasks goes as several calls, each with whole agents (their offers
+   * and operations, in order), four in flight at a time; when one of them fails, the others still
+   * count and the first error is thrown.
    */
   async accept(offerIds: string | readonly string[], operations: readonly Operation[], filters?: Filters): Promise<void> {
+    const ids = list(offerIds);
+    const parts = this.splitAccept(ids, operations);
+    for (const id of ids) this.offerAgents.delete(id);
+    if (parts.length === 1) return this.acceptPart(ids, operations, filters);
+    // A few in flight at a time: each part has the whole call timeout for itself, rather than the
+    // last of fifty waiting behind the other forty-nine at a busy master.
+    let next = 0;
+    let firstError: unknown;
+    const worker = async () => {
+      while (next < parts.length) {
+        const part = parts[next++]!;
+        await this.acceptPart(part.offerIds, part.operations, filters).catch((error: unknown) => {
+          firstError ??= error;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ACCEPT_PARTS_IN_FLIGHT, parts.length) }, worker));
+    if (firstError !== undefined) throw firstError;
+  }
+
+  private async acceptPart(offerIds: string[], operations: readonly Operation[], filters?: Filters): Promise<void> {
     const launched = this.tasks.launching(operations);
     try {
-      await this.call({ type: 'ACCEPT', offerIds: list(offerIds), operations: [...operations], ...(filters ? { filters } : {}) });
+      await this.call({ type: 'ACCEPT', offerIds, operations: [...operations], ...(filters ? { filters } : {}) });
     } catch (error) {
       // A timeout leaves it open whether the master launched them: reconciliation will tell.
       if (!TimeoutError.isInstance(error) && !uncertain.has(error as object)) this.tasks.unlaunch(launched);
@@ -629,8 +665,63 @@ export class SchedulerClient implements AsyncDisposable {
     }
   }
 
+  /** Splits a big ACCEPT by agent (see {@link SchedulerClient.accept}); one part when it is small or an offer is unknown. */
+  private splitAccept(offerIds: string[], operations: readonly Operation[]): { offerIds: string[]; operations: Operation[] }[] {
+    let taskCount = 0;
+    for (const op of operations) if (op.type === 'LAUNCH' || op.type === 'LAUNCH_GROUP') taskCount += op.tasks.length;
+    if (taskCount <= MAX_TASKS_PER_ACCEPT) return [{ offerIds, operations: [...operations] }];
+    const byAgent = new Map<string, { offerIds: string[]; operations: Operation[]; tasks: number }>();
+    const agent = (agentId: string) => {
+      let part = byAgent.get(agentId);
+      if (part === undefined) {
+        part = { offerIds: [], operations: [], tasks: 0 };
+        byAgent.set(agentId, part);
+      }
+      return part;
+    };
+    for (const id of offerIds) {
+      const agentId = this.offerAgents.get(id);
+      if (agentId === undefined) return [{ offerIds, operations: [...operations] }];
+      agent(agentId).offerIds.push(id);
+    }
+    for (const op of operations) {
+      if (op.type === 'LAUNCH') {
+        const perAgent = new Map<string, TaskInfo[]>();
+        for (const task of op.tasks) {
+          const tasks = perAgent.get(task.agentId);
+          if (tasks === undefined) perAgent.set(task.agentId, [task]);
+          else tasks.push(task);
+        }
+        for (const [agentId, tasks] of perAgent) {
+          const part = agent(agentId);
+          part.operations.push({ type: 'LAUNCH', tasks });
+          part.tasks += tasks.length;
+        }
+      } else if (op.type === 'LAUNCH_GROUP') {
+        const part = agent(op.tasks[0]!.agentId);
+        part.operations.push(op);
+        part.tasks += op.tasks.length;
+      } else {
+        agent(op.agentId).operations.push(op);
+      }
+    }
+    const parts: { offerIds: string[]; operations: Operation[]; tasks: number }[] = [];
+    let current: { offerIds: string[]; operations: Operation[]; tasks: number } | undefined;
+    for (const part of byAgent.values()) {
+      if (current === undefined || (current.tasks > 0 && current.tasks + part.tasks > MAX_TASKS_PER_ACCEPT)) {
+        current = { offerIds: [], operations: [], tasks: 0 };
+        parts.push(current);
+      }
+      current.offerIds.push(...part.offerIds);
+      current.operations.push(...part.operations);
+      current.tasks += part.tasks;
+    }
+    return parts;
+  }
+
   /** Declines offers; `filters.refuseMs` keeps their resources away for that long. */
   async decline(offerIds: string | readonly string[], filters?: Filters): Promise<void> {
+    for (const id of list(offerIds)) this.offerAgents.delete(id);
     await this.call({ type: 'DECLINE', offerIds: list(offerIds), ...(filters ? { filters } : {}) });
   }
 
@@ -958,6 +1049,16 @@ export class SchedulerClient implements AsyncDisposable {
         this.tasks.update(status);
         this.reconciler.observe(status.taskId);
       }
+    } else if (event.type === 'OFFERS') {
+      for (const offer of event.offers) this.offerAgents.set(offer.id, offer.agentId);
+      if (this.offerAgents.size > OFFER_AGENTS_LIMIT) {
+        for (const id of this.offerAgents.keys()) {
+          this.offerAgents.delete(id);
+          if (this.offerAgents.size <= OFFER_AGENTS_LIMIT) break;
+        }
+      }
+    } else if (event.type === 'RESCIND') {
+      for (const id of event.offerIds) this.offerAgents.delete(id);
     }
     this.dispatch(event);
   }

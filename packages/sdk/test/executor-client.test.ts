@@ -46,6 +46,8 @@ class FakeAgent {
   refuse: WireErrorData | undefined;
   /** Answer nothing while true. */
   silent = false;
+  /** Answer UPDATE this long after it arrives. */
+  delayMs = 0;
   private sub: TransportSubscription | undefined;
 
   constructor(private readonly transport: MemoryTransport) {}
@@ -88,7 +90,9 @@ class FakeAgent {
       msg.respond(encode(ExecutorCallReplySchema, { v: 1, ok: false, error: { code: 'NOT_FOUND', message: 'no task unknown here' } }));
       return;
     }
-    msg.respond(encode(ExecutorCallReplySchema, { v: 1, ok: true, result: {} }));
+    const reply = encode(ExecutorCallReplySchema, { v: 1, ok: true, result: {} });
+    if (r.value.type === 'UPDATE' && this.delayMs > 0) setTimeout(() => msg.respond(reply), this.delayMs);
+    else msg.respond(reply);
   }
 }
 
@@ -172,6 +176,69 @@ describe('ExecutorClient', () => {
     expect(client.tasks.has('a')).toBe(true);
     agent.send({ v: 1, type: 'ACKNOWLEDGED', taskId: 'a', uuid: finished.uuid! });
     await waitFor(() => client.unacknowledgedUpdates.length === 0 && !client.tasks.has('a'), { what: 'the end acknowledged' });
+  });
+
+  it('sends the updates given in one turn as one UPDATE, in order, and what comes meanwhile in the next', async () => {
+    const { agent, connect } = setup();
+    agent.attach();
+    const client = await connect();
+    agent.send({ v: 1, type: 'LAUNCH', tasks: [task('a'), task('b'), task('c')] });
+    await waitFor(() => client.tasks.size === 3, { what: 'a, b and c launched' });
+    const first = [
+      client.update({ taskId: 'a', state: 'TASK_RUNNING' }),
+      client.update({ taskId: 'b', state: 'TASK_RUNNING' }),
+      client.update({ taskId: 'a', state: 'TASK_FINISHED' }),
+    ];
+    const sent = await Promise.all(first);
+    const updates = agent.callsOf('UPDATE');
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.statuses.map((u) => u.uuid)).toEqual(sent.map((u) => u.uuid));
+    expect(updates[0]!.statuses.map((u) => `${u.taskId}:${u.state}`)).toEqual(['a:TASK_RUNNING', 'b:TASK_RUNNING', 'a:TASK_FINISHED']);
+
+    // Given while an UPDATE is on its way: they wait for it and then go together.
+    agent.delayMs = 30;
+    const second = client.update({ taskId: 'b', state: 'TASK_FINISHED' });
+    await waitFor(() => agent.callsOf('UPDATE').length === 2, { what: 'the second UPDATE' });
+    const third = [client.update({ taskId: 'c', state: 'TASK_RUNNING' }), client.update({ taskId: 'c', state: 'TASK_FINISHED' })];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const fourth = client.update({ taskId: 'c', state: 'TASK_FINISHED', message: 'again' });
+    await Promise.all([second, ...third, fourth]);
+    expect(agent.callsOf('UPDATE').map((c) => c.statuses.map((u) => `${u.taskId}:${u.state}`))).toEqual([
+      ['a:TASK_RUNNING', 'b:TASK_RUNNING', 'a:TASK_FINISHED'],
+      ['b:TASK_FINISHED'],
+      ['c:TASK_RUNNING', 'c:TASK_FINISHED', 'c:TASK_FINISHED'],
+    ]);
+    expect(client.unacknowledgedUpdates).toHaveLength(7);
+  });
+
+  it('sends each status of a refused UPDATE on its own, so only the refused one is rejected', async () => {
+    const { agent, connect } = setup();
+    agent.attach();
+    const client = await connect();
+    agent.send({ v: 1, type: 'LAUNCH', tasks: [task('a')] });
+    await waitFor(() => client.tasks.has('a'), { what: 'a launched' });
+    const results = await Promise.allSettled([
+      client.update({ taskId: 'a', state: 'TASK_RUNNING' }),
+      client.update({ taskId: 'unknown', state: 'TASK_RUNNING' }),
+      client.update({ taskId: 'a', state: 'TASK_FINISHED' }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'NOT_FOUND' });
+    expect(agent.callsOf('UPDATE').map((c) => c.statuses.map((u) => u.taskId))).toEqual([['a', 'unknown', 'a'], ['a'], ['unknown'], ['a']]);
+    expect(client.unacknowledgedUpdates.map((u) => u.state)).toEqual(['TASK_RUNNING', 'TASK_FINISHED']);
+  });
+
+  it('splits a long run of updates into calls of at most 256 statuses, in order', async () => {
+    const { agent, connect } = setup();
+    agent.attach();
+    const client = await connect();
+    const tasks = Array.from({ length: 600 }, (_, i) => task(`t${i}`));
+    agent.send({ v: 1, type: 'LAUNCH', tasks });
+    await waitFor(() => client.tasks.size === 600, { what: 'the tasks launched' });
+    await Promise.all(tasks.map((t) => client.update({ taskId: t.taskId, state: 'TASK_FINISHED' })));
+    const calls = agent.callsOf('UPDATE');
+    expect(calls.map((c) => c.statuses.length)).toEqual([256, 256, 88]);
+    expect(calls.flatMap((c) => c.statuses.map((u) => u.taskId))).toEqual(tasks.map((t) => t.taskId));
   });
 
   it('keeps trying to subscribe while the agent is away', async () => {

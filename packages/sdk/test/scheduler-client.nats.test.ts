@@ -77,6 +77,39 @@ describe('SchedulerClient over NATS', () => {
     expect(own.isClosed).toBe(true);
   });
 
+  it('splits an ACCEPT of more tasks than one message holds into several, by agent, each under the NATS payload limit', async () => {
+    const master = await startMaster();
+    const client = await SchedulerClient.connect({ servers: nats!.servers, framework });
+    cleanups.push(() => client.close());
+    const agents = ['a1', 'a2', 'a3', 'a4'];
+    const perAgent = 3000;
+    const offers = agents.map((a) => master.offer(client.frameworkId, a));
+    const accepted = new Promise<void>((resolve, reject) => {
+      client.on('OFFERS', async (event) => {
+        // 12,000 tasks (about 1.3 MB encoded): one message would exceed the server's 1 MB max_payload.
+        const tasks = event.offers.flatMap((o) => Array.from({ length: perAgent }, (_, i) => launchable(`t-${o.agentId}-${i}`, o.agentId)));
+        await client.accept(
+          event.offers.map((o) => o.id),
+          [{ type: 'LAUNCH', tasks }],
+        ).then(resolve, reject);
+      });
+    });
+    master.send(client.frameworkId, { type: 'OFFERS', offers });
+    await accepted;
+    const calls = master.callsOf('ACCEPT');
+    // Whole agents per call: an agent's offer travels with its tasks, and no call exceeds 2,000 tasks.
+    expect(calls).toHaveLength(agents.length);
+    for (const call of calls) {
+      const tasks = call.operations.flatMap((op) => (op.type === 'LAUNCH' ? op.tasks : []));
+      const offerAgents = call.offerIds.map((id) => offers.find((o) => o.id === id)!.agentId);
+      expect(new Set(tasks.map((t) => t.agentId))).toEqual(new Set(offerAgents));
+    }
+    const all = calls.flatMap((c) => c.operations.flatMap((op) => (op.type === 'LAUNCH' ? op.tasks.map((t) => t.taskId) : [])));
+    expect(all).toHaveLength(agents.length * perAgent);
+    expect(new Set(all).size).toBe(all.length);
+    expect(client.tasks.size).toBe(agents.length * perAgent);
+  });
+
   it('retries while no master answers (no responders) and subscribes once one starts', async () => {
     const transport = await connectTransport('late-client');
     let attempts = 0;
