@@ -2,21 +2,26 @@
  * `launch`: how fast a framework built on the SDK gets tasks to TASK_RUNNING on simulated agents.
  * A real nats-server (testkit), the master in its own process (`stoa master`), the simulated agents
  * in another, and the framework here. Flags: `--agents` (1000), `--tasks` (10000), `--cpus` per task
- * (0.1), `--transport nats` (only nats: the parts are separate processes).
+ * (0.1), `--transport nats|memory` (nats; memory runs master, agents and framework in this one
+ * process on the in-process bus, to see what NATS and the process boundaries cost), `--profile DIR`.
  * Figures: tasksPerSec (to RUNNING, from the first offer), totalMs, p50Ms / p99Ms (accept → RUNNING),
  * p99OfferToAcceptMs, masterCpuSec, masterRssMb (peak), agentsCpuSec (the simulated agents' process),
- * messagesPerTask (master in + out).
+ * messagesPerTask (master in + out). On memory the CPU and RSS are the whole process's
+ * (processCpuSec, processRssMb).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { contains, parseResources, type Resource, SchedulerClient, subtract, type TaskInfo } from '@stoa/sdk';
+import { startSimulatedAgents } from '@stoa/agent';
+import { MemoryBus, MemoryStore, MemoryTransport } from '@stoa/core';
+import { startMaster } from '@stoa/master';
+import { contains, parseResources, type Resource, SchedulerClient, type SchedulerClientOptions, subtract, type TaskInfo } from '@stoa/sdk';
 import { freePort, startNats } from '@stoa/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function child(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+export function child(args: string[], ready: RegExp, nodeArgs: string[] = []): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
@@ -30,7 +35,7 @@ function child(args: string[], ready: RegExp): Promise<ChildProcess> {
   });
 }
 
-function procStats(pid: number): { cpuSec: number; peakRssMb: number } {
+export function procStats(pid: number): { cpuSec: number; peakRssMb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuSec = (Number(fields[11]) + Number(fields[12])) / 100;
@@ -42,23 +47,112 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** What a run launches against: the cluster's parts, however they run. */
+interface Parts {
+  /** How the framework connects. */
+  client: Pick<SchedulerClientOptions, 'servers' | 'transport'>;
+  /** The master's HTTP API (metrics). */
+  httpUrl: string;
+  /** CPU and memory figures since `mark()`. */
+  mark(): void;
+  figures(): Record<string, number>;
+  /** What to print when the launch stalls. */
+  diagnose(): string;
+  stop(): Promise<void>;
+}
+
+const SIM_RESOURCES = 'cpus:8;mem:32768;disk:100000;ports:[31000-32000]';
+
+/** Master and agents in their own processes, on a real nats-server. */
+async function processParts(agentCount: number, profile: string[]): Promise<Parts> {
+  const nats = await startNats({ jetstream: true });
+  const procs: ChildProcess[] = [];
+  const stop = async () => {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => new Promise((resolve) => (p.exitCode !== null ? resolve(null) : p.once('exit', resolve)))));
+    await nats.stop();
+  };
+  try {
+    const httpPort = await freePort();
+    const master = await child(['packages/cli/src/bin.ts', 'master', '--nats', nats.url, '--http-port', String(httpPort), '--log-level', 'info', '--offer-timeout-ms', '0'], /master running/, profile);
+    procs.push(master);
+    const agents = await child(['bench/sim-agents.ts', '--nats', nats.url, '--count', String(agentCount), '--resources', SIM_RESOURCES], /registered \d+/, profile);
+    procs.push(agents);
+    let masterBefore = procStats(master.pid!);
+    let agentsBefore = procStats(agents.pid!);
+    return {
+      client: { servers: nats.url },
+      httpUrl: `http://127.0.0.1:${httpPort}`,
+      mark() {
+        masterBefore = procStats(master.pid!);
+        agentsBefore = procStats(agents.pid!);
+      },
+      figures() {
+        const m = procStats(master.pid!);
+        const a = procStats(agents.pid!);
+        return {
+          masterCpuSec: Math.round((m.cpuSec - masterBefore.cpuSec) * 100) / 100,
+          masterRssMb: m.peakRssMb,
+          agentsCpuSec: Math.round((a.cpuSec - agentsBefore.cpuSec) * 100) / 100,
+          benchCpuSec: Math.round(process.cpuUsage().user / 1e4) / 100,
+        };
+      },
+      diagnose: () => `nats-server log:\n${nats.logTail(15)}`,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Master, agents and framework in this process on the in-process bus. */
+async function memoryParts(agentCount: number): Promise<Parts> {
+  const bus = new MemoryBus();
+  const transport = () => MemoryTransport.create({ bus });
+  const httpPort = await freePort();
+  const master = await startMaster({ transport: transport(), store: new MemoryStore(), http: { port: httpPort, host: '127.0.0.1' }, offerTimeoutMs: 0 });
+  const agents = await startSimulatedAgents({ transport: transport(), count: agentCount, resources: SIM_RESOURCES, concurrency: 500 });
+  await agents.waitRegistered();
+  let before = process.cpuUsage();
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  sampler.unref();
+  return {
+    client: { transport: transport() },
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    mark() {
+      before = process.cpuUsage();
+    },
+    figures() {
+      const used = process.cpuUsage(before);
+      return { processCpuSec: Math.round((used.user + used.system) / 1e4) / 100, processRssMb: Math.round(peakRss / 2 ** 20) };
+    },
+    diagnose: () => '',
+    async stop() {
+      clearInterval(sampler);
+      await agents.stop();
+      await master.stop();
+    },
+  };
+}
+
 /** Runs the launch scenario. */
 export async function run(flags: Record<string, string | boolean | undefined>) {
   const agentCount = Number(flags.agents ?? 1000);
   const taskCount = Number(flags.tasks ?? 10_000);
+  const transportKind = flags.transport ?? 'nats';
+  if (transportKind !== 'nats' && transportKind !== 'memory') throw new Error(`--transport must be nats or memory, not ${String(transportKind)}`);
   const perTask = parseResources(`cpus:${flags.cpus ?? 0.1};mem:32`);
-  const nats = await startNats({ jetstream: true });
-  const procs: ChildProcess[] = [];
+  // `--profile DIR`: the master and the agents write V8 CPU profiles there (open in Chrome's DevTools).
+  const profile = typeof flags.profile === 'string' ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : [];
+  console.error(`launch: master and ${agentCount} simulated agents (${transportKind}) …`);
+  const parts = transportKind === 'memory' ? await memoryParts(agentCount) : await processParts(agentCount, profile);
   try {
-    console.error(`launch: master and ${agentCount} simulated agents …`);
-    const httpPort = await freePort();
-    const master = await child(['packages/cli/src/bin.ts', 'master', '--nats', nats.url, '--http-port', String(httpPort), '--log-level', 'info', '--offer-timeout-ms', '0'], /master running/);
-    procs.push(master);
-    const agents = await child(['bench/sim-agents.ts', '--nats', nats.url, '--count', String(agentCount)], /registered \d+/);
-    procs.push(agents);
     console.error('launch: agents registered');
-    const before = procStats(master.pid!);
-    const agentsBefore = procStats(agents.pid!);
+    parts.mark();
 
     const submitted = new Map<string, number>();
     const running: number[] = [];
@@ -66,7 +160,8 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
     let firstOfferAt = 0;
     let lastRunningAt = 0;
     let seq = 0;
-    const client = await SchedulerClient.connect({ servers: nats.url, framework: { name: 'bench', principal: 'bench', failoverTimeoutMs: 60_000 } });
+    let acceptErrors = 0;
+    const client = await SchedulerClient.connect({ ...parts.client, framework: { name: 'bench', principal: 'bench', failoverTimeoutMs: 60_000 } });
     console.error(`launch: launching ${taskCount} tasks …`);
     const done = new Promise<void>((resolve) => {
       client.on('OFFERS', async (event) => {
@@ -90,7 +185,10 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
         for (const t of tasks) submitted.set(t.taskId, now);
         if (tasks.length > 0) {
           offerToAccept.push(now - received);
-          await client.accept(offerIds, [{ type: 'LAUNCH', tasks }], { refuseMs: 60_000 });
+          await client.accept(offerIds, [{ type: 'LAUNCH', tasks }], { refuseMs: 60_000 }).catch((error: unknown) => {
+            acceptErrors++;
+            console.error(`launch: an ACCEPT of ${tasks.length} tasks failed: ${String(error)}`);
+          });
         }
         if (decline.length > 0) await client.decline(decline, { refuseMs: 60_000 });
         if (seq >= taskCount) await client.suppress();
@@ -109,14 +207,21 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
       });
     });
     const timeoutMs = Number(flags['timeout-ms'] ?? 300_000);
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${running.length} of ${taskCount} RUNNING after ${timeoutMs} ms`)), timeoutMs).unref())]);
-    const after = procStats(master.pid!);
-    const agentsAfter = procStats(agents.pid!);
+    try {
+      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${running.length} of ${taskCount} RUNNING after ${timeoutMs} ms`)), timeoutMs).unref())]);
+    } catch (error) {
+      // What the master counted, to tell where the launch stopped.
+      const metrics = await fetch(`${parts.httpUrl}/metrics`).then((r) => r.text(), () => '');
+      console.error(metrics.split('\n').filter((l) => /^stoa_master_(messages|tasks|offers|invalid|status)/.test(l)).join('\n'));
+      console.error(parts.diagnose());
+      throw error;
+    }
+    const figures = parts.figures();
     await client.close();
     const totalMs = lastRunningAt - firstOfferAt;
     running.sort((a, b) => a - b);
     offerToAccept.sort((a, b) => a - b);
-    const masterMetrics = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text());
+    const masterMetrics = await fetch(`${parts.httpUrl}/metrics`).then((r) => r.text());
     const sum = (name: string) =>
       masterMetrics
         .split('\n')
@@ -126,21 +231,17 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
     return {
       agents: agentCount,
       tasks: taskCount,
-      transport: 'nats',
+      transport: transportKind,
       tasksPerSec: Math.round((taskCount / totalMs) * 1000),
       totalMs: Math.round(totalMs),
       p50Ms: Math.round(quantile(running, 0.5)),
       p99Ms: Math.round(quantile(running, 0.99)),
       p99OfferToAcceptMs: Math.round(quantile(offerToAccept, 0.99) * 10) / 10,
-      masterCpuSec: Math.round((after.cpuSec - before.cpuSec) * 100) / 100,
-      masterRssMb: after.peakRssMb,
-      agentsCpuSec: Math.round((agentsAfter.cpuSec - agentsBefore.cpuSec) * 100) / 100,
-      benchCpuSec: Math.round(process.cpuUsage().user / 1e4) / 100,
+      ...figures,
+      acceptErrors,
       messagesPerTask: messages > 0 ? Math.round((messages / taskCount) * 100) / 100 : null,
     };
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => new Promise((resolve) => (p.exitCode !== null ? resolve(null) : p.once('exit', resolve)))));
-    await nats.stop();
+    await parts.stop();
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <scenario> [flags]`: runs one benchmark scenario. Progress goes to stderr; the
- * last line on stdout is one JSON object with `scenario`, `machine` and the scenario's figures.
+ * last line on stdout is one JSON object with `scenario`, `machine` and the scenario's figures, and
+ * the process exits once it is printed.
  */
 import { machine } from './machine.js';
 
@@ -11,6 +12,10 @@ const scenarios: Record<string, () => Promise<{ run: Scenario }>> = {
   codec: () => import('./codec.js'),
   allocator: () => import('./allocator.js'),
   launch: () => import('./launch.js'),
+  failover: () => import('./failover.js'),
+  batch: () => import('./batch.js'),
+  marathon: () => import('./marathon.js'),
+  chronos: () => import('../packages/framework-chronos/bench/chronos-bench.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);
@@ -35,3 +40,5 @@ for (let i = 0; i < rest.length; i++) {
 const { run } = await scenarios[name]!();
 const figures = await run(values);
 console.log(JSON.stringify({ scenario: name, machine: machine(), ...figures }));
+// A scenario has stopped what it started; a client library's idle handle must not keep the run open.
+process.exit(0);

@@ -1,7 +1,9 @@
 /**
  * `stoa dev`: a whole cluster in one process — a private `nats-server` (JetStream, data kept in
  * the data dir), the master with its HTTP API, process agents (each with its own work dir,
- * loopback address as hostname, and port range, so they never collide) and simulated agents.
+ * loopback address as hostname, and port range, so they never collide), simulated agents, and the
+ * frameworks (marathon on 8080, chronos on 4400, batch on 4500; batch runs its tasks in an
+ * executor process, so it needs NATS).
  * Without `nats-server` on PATH it says so and runs on the in-process bus and store, which only its
  * own components and HTTP clients can reach. It writes `<data>/cluster.json` for clients.
  *
@@ -20,6 +22,9 @@ import { join, resolve } from 'node:path';
 import { type AgentHandle, type SimulatedAgentsHandle, startAgent, startSimulatedAgents } from '@stoa/agent';
 import { MemoryBus, MemoryStore, MemoryTransport, type Store, type Transport } from '@stoa/core';
 import { NatsKvStore, NatsTransport } from '@stoa/core/nats';
+import { startBatch } from '@stoa/framework-batch';
+import { startChronos } from '@stoa/framework-chronos';
+import { startMarathon } from '@stoa/framework-marathon';
 import { type MasterHandle, startMaster } from '@stoa/master';
 import { findNatsServer, type NatsServerHandle, startNats } from '@stoa/testkit';
 import type { Logger } from 'pino';
@@ -41,6 +46,8 @@ export interface DevClusterOptions {
   masterPort?: number;
   /** The subject prefix. @default 'stoa' */
   subjectPrefix?: string;
+  /** The frameworks' HTTP ports (0 picks a free one; false leaves the framework out). @default marathon 8080, chronos 4400, batch 4500 */
+  frameworks?: { marathon?: number | false; chronos?: number | false; batch?: number | false };
   /** A logger. */
   logger?: Logger;
 }
@@ -87,6 +94,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   try {
     let transport: Transport;
     let store: Store;
+    /** A store of its own for each framework (on NATS, a bucket of its own). */
+    let frameworkStore: (name: string) => Promise<Store>;
     let natsUrl: string | undefined;
     let kind: 'nats' | 'memory';
     if (!options.memory && (options.nats || findNatsServer())) {
@@ -101,12 +110,14 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       stops.push(() => nats.close());
       transport = nats;
       store = await NatsKvStore.open(nats.connection, { bucket: `${prefix}-master` });
+      frameworkStore = (name) => NatsKvStore.open(nats.connection, { bucket: `${prefix}-${name}` });
       kind = 'nats';
     } else {
       const bus = new MemoryBus();
       transport = MemoryTransport.create({ bus });
       stops.push(() => transport.close());
       store = new MemoryStore();
+      frameworkStore = async () => new MemoryStore();
       kind = 'memory';
     }
 
@@ -150,6 +161,23 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
 
     const urls: Record<string, string> = {};
     if (master.httpUrl) urls.master = master.httpUrl;
+    const ports = { marathon: 8080, chronos: 4400, batch: 4500, ...options.frameworks };
+    const child = (name: string) => (options.logger ? { logger: options.logger.child({ component: name }) } : {});
+    if (ports.marathon !== false) {
+      const marathon = await startMarathon({ transport, store: await frameworkStore('marathon'), subjectPrefix: prefix, httpPort: ports.marathon, host: '127.0.0.1', ...child('marathon') });
+      stops.push(() => marathon.stop());
+      urls.marathon = marathon.httpUrl;
+    }
+    if (ports.chronos !== false) {
+      const chronos = await startChronos({ transport, store: await frameworkStore('chronos'), subjectPrefix: prefix, httpPort: ports.chronos, host: '127.0.0.1', ...child('chronos') });
+      stops.push(() => chronos.stop());
+      urls.chronos = chronos.httpUrl;
+    }
+    if (ports.batch !== false && kind === 'nats') {
+      const batch = await startBatch({ transport, store: await frameworkStore('batch'), subjectPrefix: prefix, httpPort: ports.batch, host: '127.0.0.1', ...child('batch') });
+      stops.push(() => batch.stop());
+      if (batch.httpUrl) urls.batch = batch.httpUrl;
+    }
     const clusterFile = writeClusterFile(dataDir, {
       v: 1,
       transport: kind,
@@ -179,7 +207,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
 /** The lines `stoa dev` prints once the cluster is up. */
 export function banner(cluster: DevCluster, dataDir: string): string {
   const lines = ['', 'Stoa dev cluster is up.', ''];
-  if (cluster.transportKind === 'memory') lines.push(MEMORY_NOTICE, '');
+  if (cluster.transportKind === 'memory') lines.push(MEMORY_NOTICE, 'Batch runs its tasks in an executor process that needs NATS: it is left out.', '');
   if (cluster.natsUrl) lines.push(`  NATS     ${cluster.natsUrl}`);
   for (const [name, url] of Object.entries(cluster.urls)) lines.push(`  ${name.padEnd(8)} ${url}`);
   lines.push(`  agents   ${cluster.agents.length} process agent(s)`);

@@ -8,11 +8,15 @@
  */
 
 import { isTerminalState, type OperatorCall, StoaError, TaskStateSchema, TaskStates } from '@stoa/core';
+import { untilSignal } from '@stoa/core/internal';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { runAgentCli } from '@stoa/agent';
+import { runBatchCli } from '@stoa/framework-batch';
+import { runChronosCli, runJobsCli } from '@stoa/framework-chronos';
+import { runAppsCli, runMarathonCli } from '@stoa/framework-marathon';
 import { runMasterCli } from '@stoa/master';
-import { DEFAULT_DATA_DIR, discoverCluster, NoClusterError } from '@stoa/sdk';
+import { DEFAULT_DATA_DIR, discoverCluster, NoClusterError, readClusterFile } from '@stoa/sdk';
 import { banner, startDevCluster } from './dev.js';
 import { table } from './format.js';
 import { openOperator, type OperatorAccess } from './operator-access.js';
@@ -44,18 +48,6 @@ interface Global {
   json?: boolean;
 }
 
-/** Waits for SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
 
 /** Builds the program. `io` receives all output. */
 export function buildProgram(io: Io = processIo): Command {
@@ -93,9 +85,12 @@ export function buildProgram(io: Io = processIo): Command {
     .addOption(new Option('--agents <n>', 'process agents').default(3).argParser(int('--agents')))
     .addOption(new Option('--simulated-agents <n>', 'simulated agents besides').default(0).argParser(int('--simulated-agents')))
     .addOption(new Option('--master-port <port>', "the master's HTTP port (0: a free one)").default(5050).argParser(int('--master-port')))
+    .addOption(new Option('--marathon-port <port>', "marathon's HTTP port (0: a free one)").default(8080).argParser(int('--marathon-port')))
+    .addOption(new Option('--chronos-port <port>', "chronos' HTTP port (0: a free one)").default(4400).argParser(int('--chronos-port')))
+    .addOption(new Option('--batch-port <port>', "the batch framework's HTTP port (0: a free one)").default(4500).argParser(int('--batch-port')))
     .option('--memory', 'use the in-process bus even if nats-server is installed')
     .option('--log-level <level>', 'log level (silent, error, warn, info, debug)', 'warn')
-    .action(async (opts: { agents: number; simulatedAgents: number; masterPort: number; memory?: boolean; logLevel: string }) => {
+    .action(async (opts: { agents: number; simulatedAgents: number; masterPort: number; marathonPort: number; chronosPort: number; batchPort: number; memory?: boolean; logLevel: string }) => {
       const g = program.opts<Global>();
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
       const dataDir = g.data ?? DEFAULT_DATA_DIR;
@@ -104,6 +99,7 @@ export function buildProgram(io: Io = processIo): Command {
         agents: opts.agents,
         simulatedAgents: opts.simulatedAgents,
         masterPort: opts.masterPort,
+        frameworks: { marathon: opts.marathonPort, chronos: opts.chronosPort, batch: opts.batchPort },
         ...(g.nats ? { nats: g.nats } : {}),
         ...(opts.memory ? { memory: true } : {}),
         ...(g.prefix ? { subjectPrefix: g.prefix } : {}),
@@ -119,6 +115,11 @@ export function buildProgram(io: Io = processIo): Command {
   // Listed for --help; `run` hands their arguments to them before this program parses anything.
   program.command('master').description('run one master on NATS (stoa master --help lists its options)');
   program.command('agent').description('run one agent on NATS (stoa agent --help lists its options)');
+  program.command('marathon').description('run one marathon instance (stoa marathon --help lists its options)');
+  program.command('apps').description('marathon apps: list | add FILE | update ID FILE | scale ID N | restart ID | remove ID | tasks ID | versions ID | rollback ID VERSION | deployments');
+  program.command('chronos').description('run one chronos instance (stoa chronos --help lists its options)');
+  program.command('jobs').description('chronos jobs: list | add FILE | run NAME | kill NAME | history NAME | graph (stoa jobs --help)');
+  program.command('batch').description('batch jobs: `stoa batch serve` runs the framework; submit FILE [--wait] | status [ID] | logs ID TASK | cancel ID');
 
   program
     .command('status')
@@ -266,21 +267,53 @@ export function buildProgram(io: Io = processIo): Command {
 }
 
 /**
- * The components own their options: `stoa master …` and `stoa agent …` hand every argument after
- * the component's name to it, untouched (the program's own `--nats` must not swallow theirs).
+ * The components own their options: `stoa master …`, `stoa agent …` and the frameworks' commands
+ * hand every argument after the component's name to it, untouched (the program's own `--nats`
+ * must not swallow theirs).
  */
-const components: Record<string, (args: string[], out: (text: string) => void) => Promise<void>> = {
-  master: runMasterCli,
-  agent: runAgentCli,
+/** The program's own options that may come before a component's name. */
+const GLOBAL_OPTIONS = new Set(['--nats', '--http', '--data', '--prefix', '--json']);
+
+const components: Record<string, (args: string[], io: Io & { dataDir: string }) => Promise<unknown>> = {
+  master: (args, io) => runMasterCli(args, io.out),
+  agent: (args, io) => runAgentCli(args, io.out),
+  marathon: (args, io) => runMarathonCli(args, io.out),
+  apps: (args, io) => runAppsCli(args, { ...io, env: withClusterUrl(io.dataDir, 'marathon', 'STOA_MARATHON_URL') }),
+  chronos: (args, io) => runChronosCli(args, io.out),
+  jobs: (args, io) => runJobsCli(args, { ...io, env: withClusterUrl(io.dataDir, 'chronos', 'STOA_CHRONOS_URL') }),
+  batch: (args, io) => runBatchCli(args, { ...io, env: withClusterUrl(io.dataDir, 'batch', 'STOA_BATCH_URL') }),
 };
+
+/**
+ * The environment, with `name` set to the framework's URL from the dev cluster's file when neither
+ * the environment nor a flag names one (the framework commands read `--<framework> URL`, then `name`).
+ */
+function withClusterUrl(dataDir: string, framework: string, name: string): Record<string, string | undefined> {
+  if (process.env[name]) return process.env;
+  const url = readClusterFile(dataDir)?.http[framework];
+  return url ? { ...process.env, [name]: url } : process.env;
+}
 
 /** Runs the program on `argv` and returns the exit code. */
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const program = buildProgram(io);
   try {
-    const component = argv[0] === undefined ? undefined : components[argv[0]];
-    if (component) await component(argv.slice(1), io.out);
-    else await program.parseAsync(argv, { from: 'user' });
+    // Global options may come first (`stoa --data DIR jobs list`): the data dir and --json reach the component.
+    let i = 0;
+    let dataDir: string | undefined;
+    let json = false;
+    while (i < argv.length && GLOBAL_OPTIONS.has(argv[i]!)) {
+      if (argv[i] === '--json') json = true;
+      else if (argv[i] === '--data') dataDir = argv[i + 1];
+      i += argv[i] === '--json' ? 1 : 2;
+    }
+    const component = argv[i] === undefined ? undefined : components[argv[i]!];
+    if (component) {
+      const rest = [...argv.slice(i + 1), ...(json ? ['--json'] : [])];
+      const code = await component(rest, { ...io, dataDir: dataDir ?? process.env.STOA_DATA ?? DEFAULT_DATA_DIR });
+      return typeof code === 'number' ? code : 0;
+    }
+    await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;

@@ -5,7 +5,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +91,7 @@ afterEach(async () => {
 async function stopAndCheckNothingLeft(dev: Run, expectChildren: boolean): Promise<void> {
   const pid = dev.child.pid!;
   const family = descendants(pid);
-  // On NATS the cluster has children (nats-server and its watchdog); on the in-process bus, none.
+  // The cluster has children (nats-server and its watchdog on NATS; the tasks' processes) to end with it.
   expect(family.length > 0).toBe(expectChildren);
   dev.child.kill('SIGINT');
   const code = await Promise.race([dev.exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 20_000))]);
@@ -104,7 +104,7 @@ describe('stoa dev', () => {
   it('runs a cluster that the hello-framework example uses from another process, and leaves nothing on Ctrl-C', async () => {
     const data = mkdtempSync(join(tmpdir(), 'stoa-dev-e2e-'));
     dirs.push(data);
-    const dev = start([stoaBin, '--data', data, 'dev', '--agents', '2', '--master-port', '0']);
+    const dev = start([stoaBin, '--data', data, 'dev', '--agents', '2', '--master-port', '0', '--marathon-port', '0', '--chronos-port', '0', '--batch-port', '0']);
     runs.push(dev);
     await waitFor(() => dev.out().includes('Stoa dev cluster is up.'), { timeoutMs: 30_000, what: `stoa dev to come up:\n${dev.out()}` });
     const cluster = JSON.parse(readFileSync(join(data, 'cluster.json'), 'utf8')) as { transport: string; natsUrl: string; http: { master: string } };
@@ -126,13 +126,38 @@ describe('stoa dev', () => {
     const logs = await stoa(data, 'logs', 'hello-2');
     expect(logs.out).toContain('hello from hello-2');
 
+    // The batch framework runs in the dev cluster: the word count example against it.
+    const wordcount = start(['examples/wordcount/run.mjs'], { STOA_DATA: data });
+    runs.push(wordcount);
+    const wordcountCode = await Promise.race([wordcount.exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 40_000))]);
+    expect(wordcountCode, wordcount.out()).toBe(0);
+    expect(wordcount.out()).toMatch(/\d+ words, \d+ distinct, in 4 files\. Top words:/);
+    const batchJobs = await stoa(data, '--json', 'batch', 'status');
+    expect(batchJobs.code, batchJobs.out).toBe(0);
+    expect(batchJobs.out).toContain('wordcount');
+
+    // Chronos, found through cluster.json by `stoa jobs`: a job added from a file runs on the cluster.
+    const jobFile = join(data, 'job.json');
+    writeFileSync(jobFile, JSON.stringify({ name: 'e2e-hello', command: 'echo chronos-ran', schedule: 'R1/2099-01-01T00:00:00Z/PT1H', owner: 'e2e@example.com' }));
+    const added = await stoa(data, 'jobs', 'add', jobFile);
+    expect(added.code, added.out).toBe(0);
+    const ran = await stoa(data, 'jobs', 'run', 'e2e-hello');
+    expect(ran.code, ran.out).toBe(0);
+    await waitFor(
+      async () => {
+        const history = await stoa(data, '--json', 'jobs', 'history', 'e2e-hello');
+        return history.code === 0 && /SUCCEEDED/.test(history.out);
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'the chronos run to succeed' },
+    );
+
     await stopAndCheckNothingLeft(dev, true);
   }, 120_000);
 
   it('without nats-server runs on the in-process bus, says so, and serves the stoa commands over HTTP', async () => {
     const data = mkdtempSync(join(tmpdir(), 'stoa-dev-e2e-mem-'));
     dirs.push(data);
-    const dev = start([stoaBin, '--data', data, 'dev', '--agents', '2', '--master-port', '0'], { STOA_NATS_SERVER: '/nonexistent/nats-server' });
+    const dev = start([stoaBin, '--data', data, 'dev', '--agents', '2', '--master-port', '0', '--marathon-port', '0', '--chronos-port', '0', '--batch-port', '0'], { STOA_NATS_SERVER: '/nonexistent/nats-server' });
     runs.push(dev);
     await waitFor(() => dev.out().includes('Stoa dev cluster is up.'), { timeoutMs: 30_000, what: `stoa dev to come up:\n${dev.out()}` });
     expect(dev.out()).toContain('in-process bus');
@@ -148,7 +173,25 @@ describe('stoa dev', () => {
     expect(tasks.code, tasks.out).toBe(0);
     expect(JSON.parse(tasks.out)).toMatchObject({ tasks: [], total: 0 });
 
-    await stopAndCheckNothingLeft(dev, false);
+    // Marathon runs in the cluster: an app added with `stoa apps` (found through cluster.json)
+    // runs its instances, and `stoa tasks` over HTTP shows them.
+    const appFile = join(data, 'app.json');
+    writeFileSync(appFile, JSON.stringify({ id: '/e2e-sleep', cmd: 'sleep 600', cpus: 0.1, mem: 32, instances: 2 }));
+    const added = await stoa(data, 'apps', 'add', appFile);
+    expect(added.code, added.out).toBe(0);
+    await waitFor(
+      async () => {
+        const r = await stoa(data, '--json', 'tasks', '--state', 'TASK_RUNNING');
+        return r.code === 0 && (JSON.parse(r.out) as { total: number }).total === 2;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: "the app's two instances to run" },
+    );
+    const apps = await stoa(data, '--json', 'apps', 'list');
+    expect(apps.code, apps.out).toBe(0);
+    expect(JSON.parse(apps.out)).toMatchObject({ apps: [{ id: '/e2e-sleep', instances: 2, tasksRunning: 2 }] });
+
+    // Ctrl-C ends the app's processes too.
+    await stopAndCheckNothingLeft(dev, true);
   }, 90_000);
 
   it('gives a clear error and exit code 1 when no cluster is found', async () => {
