@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// Installs what Stoa's tests need and a fresh Debian machine lacks: nats-server (Debian's package
-// `nats-server`). Runs before `npm test`; does nothing when everything is present.
+// Installs what Stoa's tests need and a fresh Debian machine lacks: nats-server and chromium (Debian's
+// packages of those names). Runs before `npm test`; does nothing when everything is present.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Binaries the tests need, with the Debian package that provides each. */
-const needs = [{ binary: 'nats-server', pkg: 'nats-server' }];
+const needs = [
+  { binary: 'nats-server', pkg: 'nats-server' },
+  // The web UI's browser tests drive Debian's chromium through playwright-core.
+  { binary: 'chromium', pkg: 'chromium' },
+];
 
 function onPath(binary) {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/bin'];

@@ -24,3 +24,12 @@ export {
   startNatsCluster,
 } from './nats-server.js';
 export { type WaitForOptions, WaitTimeoutError, waitFor } from './wait-for.js';
+export {
+  type BrowserHandle,
+  CHROMIUM_ARGS,
+  CHROMIUM_PATHS,
+  ChromiumNotFoundError,
+  findChromium,
+  type StartBrowserOptions,
+  startBrowser,
+} from './browser.js';

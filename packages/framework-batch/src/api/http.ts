@@ -26,6 +26,7 @@ import type { BatchMetrics } from '../metrics.js';
 import type { TaskProgress } from '../plan/job-state.js';
 import type { BatchScheduler } from '../scheduler.js';
 import { JobSpecError } from '../spec/errors.js';
+import { mountUi } from '@stoa/ui';
 
 /** Jobs with at most this many tasks list them in `GET /v1/jobs/{id}` without `?tasks=true`. */
 export const TASKS_INLINE_LIMIT = 1000;
@@ -67,6 +68,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiHand
     return c.json(body, status);
   });
 
+  mountUi(app, 'batch');
   app.get('/ping', (c) => c.text('pong'));
   app.get('/metrics', async (c) => c.text(await options.metrics.registry.metrics(), 200, { 'content-type': options.metrics.registry.contentType }));
 

@@ -35,6 +35,7 @@ import { httpStatusOf, JobValidationError } from '../errors.js';
 import { renderCsv, renderDot, renderSvg } from '../graph/render.js';
 import type { RunOverrides } from '../run/run.js';
 import type { ChronosEvent, JobRunner } from '../scheduler.js';
+import { mountUi } from '@stoa/ui';
 
 /** What the API needs from the service. */
 export interface ApiContext {
@@ -229,6 +230,7 @@ const FORWARDED = 'x-chronos-forwarded-by';
  */
 export function createApi(ctx: ApiContext): Hono {
   const app = new Hono();
+  mountUi(app, 'chronos');
   app.get('/ping', (c) => c.text('pong'));
   app.get('/metrics', async (c) => c.body(await ctx.metrics.metrics(), 200, { 'content-type': ctx.metrics.contentType }));
   app.get('/v1/leader', (c) => c.json({ leader: ctx.runner() ? 'self' : (ctx.leaderUrl() ?? null), instanceId: ctx.instanceId }));

@@ -16,13 +16,15 @@
  */
 
 import { fromUnknown } from '@stoa/sdk';
+import { mountUi } from '@stoa/ui';
 import { type Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 import { buildGroupTree, DependencyCycleError } from '../app/groups.js';
 import { checkId, isWithin, ROOT_ID } from '../app/ids.js';
-import type { App } from '../app/schema.js';
+import { type App, AppDefinitionSchema } from '../app/schema.js';
 import { AppValidationError, mergeApp, parseApp, replaceApp } from '../app/validate.js';
 import { stampVersion } from '../app/version.js';
 import { toDeployableApp } from '../deployment/deployable-app.js';
@@ -144,6 +146,13 @@ export function createApi(ctx: ApiContext): Hono {
     const { status, body } = errorAnswer(error);
     return c.json(body, status);
   });
+
+  // Every instance serves the page; its API calls are forwarded to the leader like any other.
+  mountUi(api, 'marathon');
+  // The JSON Schema of an app definition, derived from the schema the API validates with (as
+  // Marathon's /v2/schemas/app): the web form is built from it.
+  const appJsonSchema = z.toJSONSchema(AppDefinitionSchema, { io: 'input', unrepresentable: 'any' });
+  api.get('/v2/schemas/app', (c) => c.json(appJsonSchema));
 
   // Followers forward to the leader; every answer says who leads.
   api.use(async (c, next) => {

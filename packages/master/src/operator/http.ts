@@ -23,6 +23,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { MasterContext } from '../context.js';
 import type { MasterMetrics } from '../metrics.js';
+import { mountUi } from '@stoa/ui';
 
 /** Options of {@link startHttpServer}. */
 export interface HttpServerOptions {
@@ -81,6 +82,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const { status, body } = httpError(fromUnknown(error));
     return c.json(body, status);
   });
+
+  // The dashboard is served by every master; its API calls follow the redirect to the leader.
+  mountUi(app, 'master');
 
   // A follower answers who leads, serves its own metrics, and sends everything else to the leader.
   app.use(async (c, next) => {

@@ -1,0 +1,12 @@
+import { Layout } from '../../lib/components';
+import { mountPage } from '../../lib/mount';
+
+function App() {
+  return (
+    <Layout component="master">
+      <p>Loading…</p>
+    </Layout>
+  );
+}
+
+mountPage(App);
