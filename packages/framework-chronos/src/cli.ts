@@ -88,7 +88,9 @@ Commands:
   run NAME [ARG...]    run a job now, with extra arguments
   kill NAME            kill the job's active runs
   history NAME         the job's runs, newest first
-  graph [--format dot|csv]   the dependency graph
+  show NAME            the job's definition and statistics (JSON)
+  delete NAME          delete a job (--force: one with children)
+  graph [--format dot|csv|svg]   the dependency graph
 
 Options:
   --chronos URL        the Chronos REST API (env STOA_CHRONOS_URL, default http://127.0.0.1:4400)

@@ -16,7 +16,9 @@
  * one write. Offers are revived and held meanwhile, and at the due time the batch is placed on
  * them and sent at once, with no write in between. Nothing starts before its due time. A job whose
  * concurrency policy could skip or replace the run (FORBID/REPLACE with an active run) is left to
- * its due time, and its stored progress stays short of that fire time until then.
+ * its due time, and its stored progress stays short of that fire time until then. Catch-up fire
+ * times (`catchUp`) of a FORBID job with an active run wait for it, in order, rather than being
+ * skipped; the stored progress stays short of them too.
  *
  * On start it loads the Store, subscribes with the stored framework id (a failover: the master
  * keeps the tasks of the previous leader), asks the master about every task of an active run,
@@ -52,7 +54,7 @@ import { InvalidRunTransitionError, JobValidationError } from './errors.js';
 import { JobGraph, type RemovalResult } from './graph/dag.js';
 import type { NodeStatus } from './graph/render.js';
 import { isScheduled, type Job, type JobStats, parseJob, startWindowMs } from './job/schema.js';
-import { latestFireTimeAtOrBefore } from './schedule/next.js';
+import { type DueKind, latestFireTimeAtOrBefore } from './schedule/next.js';
 import { parseSchedule } from './schedule/schedule.js';
 import {
   admitRun,
@@ -85,6 +87,10 @@ export interface ChronosEvent {
   outcome?: RunOutcome;
   /** Details: why it failed, how many fire times were missed. */
   message?: string;
+  /** The job's `owner`, on `run_finished`: who to tell of a failure. */
+  owner?: string;
+  /** The job's `ownerName`, on `run_finished`. */
+  ownerName?: string;
 }
 
 /** A job as the API returns it: its definition with Chronos' statistics. */
@@ -226,6 +232,8 @@ export class JobRunner {
   #due: Staged[] = [];
   /** Scheduled fire times left to their due time (the concurrency policy decides then), by job. */
   readonly #deferred = new Map<string, Set<number>>();
+  /** Catch-up fire times of FORBID jobs waiting, oldest first, for the job's active run to end. */
+  readonly #backlog = new Map<string, number[]>();
   /** Offers kept for prepared runs due soon. */
   readonly #held = new Map<string, Offer>();
   /** Acknowledgements to send in the next turn of the event loop. */
@@ -245,7 +253,7 @@ export class JobRunner {
       clock: this.#clock,
       timers: this.#timers,
       leadMs: this.#prepareAheadMs,
-      onDue: (name, at) => this.#onDue(name, at),
+      onDue: (name, at, kind) => this.#onDue(name, at, kind),
       onMissed: (name, missed) => this.#onMissed(name, missed.count),
       onError: (error) => this.#log.error({ err: String(error) }, 'schedule engine callback failed'),
     });
@@ -382,6 +390,7 @@ export class JobRunner {
     const job = this.#need(name);
     const removal = this.#graph.removeJob(name, { force });
     this.#engine.remove(name);
+    this.#forgetWaiting(name);
     this.#killActive(name, 'the job was deleted');
     this.#jobs.delete(name);
     this.#records.delete(name);
@@ -426,7 +435,10 @@ export class JobRunner {
   /** Kills every active run of a job (`DELETE /task/kill/{name}`); returns how many. */
   async killJob(name: string): Promise<number> {
     this.#need(name);
+    // Catch-up fire times waiting for the active run go too: a kill stops what is pending.
+    this.#backlog.delete(name);
     const n = this.#killActive(name, 'killed by request');
+    this.#record(name).lastScheduled = this.#progress(name);
     await this.#save(name);
     return n;
   }
@@ -504,12 +516,45 @@ export class JobRunner {
    */
   #progress(name: string): number | undefined {
     const cursor = this.#engine.progressOf(name)?.lastScheduled;
-    const deferred = this.#deferred.get(name);
-    if (cursor === undefined || deferred === undefined || deferred.size === 0) return cursor;
-    return Math.min(cursor, Math.min(...deferred) - 1);
+    const pending = [...(this.#deferred.get(name) ?? []), ...(this.#backlog.get(name) ?? [])];
+    if (cursor === undefined || pending.length === 0) return cursor;
+    return Math.min(cursor, Math.min(...pending) - 1);
   }
 
-  #onDue(name: string, scheduledAt: number): void {
+  /** Forgets the fire times of a job left to their due time or waiting for its active run. */
+  #forgetWaiting(name: string): void {
+    // Clearing the set makes its timers find nothing, even if a job of the same name comes back.
+    this.#deferred.get(name)?.clear();
+    this.#deferred.delete(name);
+    this.#backlog.delete(name);
+  }
+
+  /**
+   * Whether a catch-up fire time of a job waits instead of starting: a FORBID job with an active
+   * run (or catch-up times already waiting, to keep their order). `catchUp` asks for the missed
+   * runs explicitly, so FORBID makes them wait their turn rather than skipping them.
+   */
+  #catchUpWaits(name: string): boolean {
+    const job = this.#jobs.get(name);
+    if (job === undefined || job.disabled || job.concurrencyPolicy !== 'FORBID') return false;
+    return this.#backlog.has(name) || this.#record(name).runs.some(isActive);
+  }
+
+  /** Starts the catch-up fire times waiting for a job, in order, while it has no active run. */
+  #startWaiting(name: string, touched: Set<string>): void {
+    const waiting = this.#backlog.get(name);
+    if (waiting === undefined || !this.#jobs.has(name)) return;
+    const record = this.#record(name);
+    while (waiting.length > 0 && !record.runs.some(isActive)) {
+      const scheduledAt = waiting.shift()!;
+      if (waiting.length === 0) this.#backlog.delete(name);
+      record.lastScheduled = this.#progress(name);
+      this.#startRun(name, 'schedule', scheduledAt);
+      touched.add(name);
+    }
+  }
+
+  #onDue(name: string, scheduledAt: number, kind: DueKind = 'scheduled'): void {
     const now = this.#clock.now();
     if (scheduledAt > now) {
       // Handed over ahead (prepareAheadMs). A job whose policy may skip or replace it, decided
@@ -526,6 +571,15 @@ export class JobRunner {
       return;
     }
     const record = this.#record(name);
+    if (kind === 'catch-up' && this.#catchUpWaits(name)) {
+      const waiting = this.#backlog.get(name);
+      if (waiting === undefined) this.#backlog.set(name, [scheduledAt]);
+      else waiting.push(scheduledAt);
+      // The stored progress stays short of it: a restart hands it over again.
+      record.lastScheduled = this.#progress(name);
+      this.#save(name).catch((error: unknown) => this.#log.error({ job: name, err: String(error) }, 'could not store schedule progress'));
+      return;
+    }
     record.lastScheduled = this.#progress(name);
     this.#startRun(name, 'schedule', scheduledAt);
     this.#save(name).catch((error: unknown) => this.#log.error({ job: name, err: String(error) }, 'could not store a scheduled run'));
@@ -640,7 +694,7 @@ export class JobRunner {
     if (admission.action === 'skip') {
       run = applyRunEvent(run, job, { type: 'skip', at: now, reason: admission.reason }).run;
       record.runs.push(run);
-      this.#emit({ type: 'run_finished', job: name, run, outcome: 'skipped', message: admission.reason });
+      this.#emit({ type: 'run_finished', job: name, run, outcome: 'skipped', message: admission.reason, owner: job.owner, ownerName: job.ownerName });
       return run;
     }
     if (admission.action === 'replace') {
@@ -747,6 +801,9 @@ export class JobRunner {
       else waiting.push(staged);
     }
     this.#due = waiting;
+    // When the offers cannot hold every run due, high-priority jobs go first (a stable sort keeps
+    // the preparation order otherwise), as they do in the queue.
+    ready.sort((a, b) => Number(b.job.highPriority) - Number(a.job.highPriority));
     if (ready.length > 0) {
       const byTask = new Map(ready.map((r) => [r.staged.taskId, r]));
       const placement = placeTasks(
@@ -769,6 +826,9 @@ export class JobRunner {
         }
         client.accept(accept.offerIds, accept.operations, { refuseMs: 1000 }).catch((error: unknown) => this.#launchFailed(accept.operations, error));
       }
+      // What is left of an accepted offer is refused for a second: a run queued meanwhile (a
+      // child, a retry) revives, which clears that filter, instead of waiting it out.
+      if (placement.accepts.length > 0) this.#needRevive = true;
       const left = new Set(placement.declineOfferIds);
       offers = offers.filter((o) => left.has(o.id));
     }
@@ -852,6 +912,8 @@ export class JobRunner {
     for (const accept of placement.accepts) {
       client.accept(accept.offerIds, accept.operations, { refuseMs: 1000 }).catch((error: unknown) => this.#launchFailed(accept.operations, error));
     }
+    // As for prepared runs: the next queued run clears the filter on what is left of these offers.
+    if (placement.accepts.length > 0) this.#needRevive = true;
     if (placement.declineOfferIds.length > 0) {
       if (this.queueLength === 0 && this.#expecting && this.#due.length === 0) {
         const left = new Set(placement.declineOfferIds);
@@ -1005,7 +1067,16 @@ export class JobRunner {
     const record = this.#record(name);
     record.stats = recordOutcome(record.stats, outcome, at);
     touched.add(name);
-    this.#emit({ type: 'run_finished', job: name, ...(run ? { run } : {}), outcome, ...(run?.message ? { message: run.message } : {}) });
+    const job = this.#jobs.get(name);
+    this.#emit({
+      type: 'run_finished',
+      job: name,
+      ...(run ? { run } : {}),
+      outcome,
+      ...(run?.message ? { message: run.message } : {}),
+      ...(job ? { owner: job.owner, ownerName: job.ownerName } : {}),
+    });
+    if (run !== undefined) this.#startWaiting(name, touched);
     if (!this.#graph.has(name)) return;
     const ready = this.#graph.parentFinished(name, outcome, at);
     const state = this.#graph.dependencyState();

@@ -107,8 +107,10 @@ function metricsOf(registry: Registry) {
   };
 }
 
+/** Posts a notification; a refused or failed post is sent again 3 times, after 1, 2 and 4 s. */
 async function postWithRetries(url: string, body: FailureNotification, log: Logger): Promise<void> {
-  for (let attempt = 1; attempt <= 4; attempt++) {
+  const attempts = 4;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
       if (answer.ok) return;
@@ -116,8 +118,10 @@ async function postWithRetries(url: string, body: FailureNotification, log: Logg
     } catch (error) {
       log.warn({ url, err: String(error), attempt }, 'failure webhook unreachable');
     }
+    if (attempt === attempts) break;
     await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt).unref());
   }
+  log.error({ url, job: body.job, runId: body.runId }, 'failure webhook: notification dropped after 4 attempts');
 }
 
 /** Starts one Chronos instance. See the module documentation. */
@@ -150,14 +154,15 @@ export async function startChronos(options: ChronosOptions = {}): Promise<Chrono
     if (event.type === 'run_finished' && (event.outcome === 'failure' || event.outcome === 'soft-failure')) {
       log.warn({ job: event.job, run: event.run?.id, message: event.message }, 'job failed');
       if (options.failureWebhook !== undefined) {
-        const job = runner?.graph.has(event.job) ? runner.job(event.job) : undefined;
+        // The event names the owner: the runner may not be published yet (a status heard while
+        // it starts), or the job deleted since.
         void postWithRetries(
           options.failureWebhook,
           {
             type: 'job_failed',
             job: event.job,
-            owner: job?.owner ?? '',
-            ownerName: job?.ownerName ?? '',
+            owner: event.owner ?? '',
+            ownerName: event.ownerName ?? '',
             runId: event.run?.id,
             attempt: event.run?.attempt,
             message: event.message,
