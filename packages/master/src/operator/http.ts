@@ -12,9 +12,11 @@ import {
   type ClusterEvent,
   fromUnknown,
   httpError,
+  NotFoundError,
   type OperatorCall,
   OperatorCallSchema,
   TaskStateSchema,
+  type TaskSummary,
   ValidationError,
   validate,
 } from '@stoa/core';
@@ -58,6 +60,24 @@ const TasksQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
 const FileQuery = z.strictObject({ offset: z.coerce.number().int().nonnegative().optional(), length: z.coerce.number().int().nonnegative().optional() });
+
+/** The page size in which `GET /api/v1/tasks/:id` searches the master's tasks. */
+const TASK_SEARCH_PAGE = 10_000;
+
+/**
+ * The bytes up to the end of the last whole UTF-8 character: a slice of a file cut in the middle
+ * of a character leaves its first bytes for the next read instead of decoding them as U+FFFD.
+ */
+function wholeCharacters(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  for (let i = n - 1; i >= 0 && i >= n - 4; i--) {
+    const b = bytes[i]!;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look for its lead byte
+    const width = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return n - i < width ? bytes.subarray(0, i) : bytes;
+  }
+  return bytes;
+}
 
 /** Validates an operator call built from a request, naming the field on failure. */
 function toCall(input: unknown): OperatorCall {
@@ -150,11 +170,31 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const type = b.action === 'unreserve' ? 'UNRESERVE_RESOURCES' : 'RESERVE_RESOURCES';
     return c.json(await call({ v: 1, type, agentId: b.agentId, resources: b.resources }));
   });
+  app.get('/api/v1/tasks/:id', async (c) => {
+    // One task, live or recently completed: the pages of GET_TASKS searched for it.
+    const id = c.req.param('id');
+    for (let offset = 0; ; offset += TASK_SEARCH_PAGE) {
+      const page = (await call({ v: 1, type: 'GET_TASKS', offset, limit: TASK_SEARCH_PAGE })) as { tasks: TaskSummary[]; total: number };
+      const task = page.tasks.find((t) => t.taskId === id);
+      if (task) return c.json(task);
+      if (offset + TASK_SEARCH_PAGE >= page.total) break;
+    }
+    throw new NotFoundError(`no task ${id}`, { details: { kind: 'task', id } });
+  });
   app.get('/api/v1/tasks/:id/files', async (c) => c.json(await call({ v: 1, type: 'READ_FILE', taskId: c.req.param('id'), path: '' })));
   app.get('/api/v1/tasks/:id/files/:name{.+}', async (c) => {
     const q = validate(FileQuery, c.req.query(), 'query');
-    const r = (await call({ v: 1, type: 'READ_FILE', taskId: c.req.param('id'), path: c.req.param('name'), ...q })) as { data?: Uint8Array; offset?: number; size?: number };
-    return c.json({ data: r.data ? Buffer.from(r.data).toString('utf8') : '', offset: r.offset ?? 0, size: r.size ?? 0 });
+    const r = (await call({ v: 1, type: 'READ_FILE', taskId: c.req.param('id'), path: c.req.param('name'), ...q })) as {
+      entries?: unknown[];
+      data?: Uint8Array;
+      offset?: number;
+      size?: number;
+    };
+    // A directory of the sandbox is listed, as the sandbox itself is.
+    if (r.entries) return c.json({ entries: r.entries });
+    // `length` is the bytes `data` covers, so a reader following the file asks next from offset + length.
+    const slice = r.data ? wholeCharacters(r.data) : new Uint8Array(0);
+    return c.json({ data: Buffer.from(slice).toString('utf8'), offset: r.offset ?? 0, size: r.size ?? 0, length: slice.length });
   });
   app.get('/metrics', async (c) => {
     const text = await options.metrics.registry.metrics();

@@ -116,10 +116,11 @@ export function Bar(props: { used: number; total: number; label?: string; unit?:
 /** A state shown as a coloured label (TASK_RUNNING, healthy, FAILED…). */
 export function Badge(props: { state: string; title?: string }): JSX.Element {
   const s = props.state.toUpperCase();
-  const tone = /RUNNING|HEALTHY|SUCCESS|FINISHED|ACTIVE|SUCCEEDED|FRESH|COMPLETE/.test(s)
-    ? 'ok'
-    : /FAIL|ERROR|LOST|KILLED|UNHEALTHY|GONE|DROPPED|UNREACHABLE|CANCEL/.test(s)
-      ? 'bad'
+  // Bad words first: UNHEALTHY contains HEALTHY, INACTIVE contains ACTIVE.
+  const tone = /FAIL|ERROR|LOST|KILLED|UNHEALTHY|GONE|DROPPED|UNREACHABLE|CANCEL/.test(s)
+    ? 'bad'
+    : /RUNNING|HEALTHY|SUCCESS|FINISHED|ACTIVE|SUCCEEDED|FRESH|COMPLETE/.test(s) && !/INACTIVE/.test(s)
+      ? 'ok'
       : /STAGING|STARTING|PENDING|KILLING|QUEUED|DEPLOY|WAIT|DRAIN|RECOVER/.test(s)
         ? 'warn'
         : 'plain';
