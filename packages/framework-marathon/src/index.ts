@@ -23,6 +23,7 @@ export {
   MarathonScheduler,
   type MarathonSchedulerOptions,
   type OfferStats,
+  type ReadinessAnswer,
   type RunningDeployment,
   type TaskFailure,
 } from './scheduler.js';

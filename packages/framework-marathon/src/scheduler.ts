@@ -130,6 +130,18 @@ export interface MarathonSchedulerOptions {
   onLaunch?: (count: number) => void;
 }
 
+/** The latest answer of a task's readiness check. */
+export interface ReadinessAnswer {
+  /** Whether the status is one of `httpStatusCodesForReady`. */
+  ready: boolean;
+  /** The HTTP status, or `undefined` when the check got no answer (refused, timed out). */
+  status?: number;
+  /** The answer's content type. */
+  contentType?: string;
+  /** The answer's body, with `preserveLastResponse`. */
+  body?: string;
+}
+
 /** A launch delay, per app. */
 interface AppBackoff {
   backoff: LaunchBackoff;
@@ -164,6 +176,8 @@ export class MarathonScheduler {
   readonly lastFailures = new Map<string, TaskFailure>();
   /** Since when each app has instances waiting to launch (epoch ms). */
   readonly queuedSince = new Map<string, number>();
+  /** The latest readiness-check answer per task, for `readinessCheckResults`. */
+  readonly readinessResults = new Map<string, ReadinessAnswer>();
 
   private readonly backoffs = new Map<string, AppBackoff>();
   private readonly client: SchedulerClient;
@@ -263,10 +277,14 @@ export class MarathonScheduler {
   /**
    * Deploys `next` (every app, as it is to be; versions already stamped): plans, admits (a
    * `ConflictError` with the deployments in the way unless `force`), writes the deployment and
-   * the app versions, and starts it.
+   * the app versions, and starts it. `next` may be a function of the current apps: it runs when
+   * no other change does, so concurrent changes to different apps do not undo each other.
    */
-  deploy(next: ReadonlyMap<string, App>, options: { force?: boolean; restart?: string[] } = {}): Promise<DeploymentRef> {
-    return this.thenTick(this.exclusive(() => this.deployNow(next, options)));
+  deploy(
+    next: ReadonlyMap<string, App> | ((current: ReadonlyMap<string, App>) => ReadonlyMap<string, App>),
+    options: { force?: boolean; restart?: string[] } = {},
+  ): Promise<DeploymentRef> {
+    return this.thenTick(this.exclusive(() => this.deployNow(typeof next === 'function' ? next(this.apps) : next, options)));
   }
 
   /**
@@ -573,6 +591,18 @@ export class MarathonScheduler {
     return backoff;
   }
 
+  /**
+   * `DELETE /v2/queue/{appId}/delay`: the app's launch delay is reset, so its waiting instances
+   * launch with the next offers. False when no instance of the app waits to launch.
+   */
+  resetDelay(appId: string): boolean {
+    if (![...this.instances.values()].some((i) => i.appId === appId && i.state === 'scheduled')) return false;
+    const entry = this.backoffs.get(appId);
+    if (entry) entry.backoff = entry.backoff.reset();
+    this.requestTick();
+    return true;
+  }
+
   /** The launch delay of an app: seconds left, 0 when it may launch. */
   delaySeconds(appId: string): number {
     return this.backoffs.get(appId)?.backoff.timeLeftSeconds(this.now()) ?? 0;
@@ -636,6 +666,7 @@ export class MarathonScheduler {
 
   /** Readiness checks: an HTTP GET from here to the task's host and named port, until it answers ready. */
   private checkReadiness(): void {
+    for (const taskId of this.readinessResults.keys()) if (!this.instances.has(taskId)) this.readinessResults.delete(taskId);
     for (const instance of this.instances.values()) {
       if (instance.state !== 'running' || instance.ready || this.readinessInFlight.has(instance.taskId)) continue;
       const app = this.versionOf(instance);
@@ -648,14 +679,21 @@ export class MarathonScheduler {
       const url = `${check.protocol.toLowerCase()}://${instance.hostname}:${port}${check.path}`;
       void fetch(url, { signal: AbortSignal.timeout(check.timeoutSeconds * 1000) })
         .then(async (answer) => {
-          await answer.body?.cancel();
-          if (check.httpStatusCodesForReady.includes(answer.status) && this.instances.get(instance.taskId) === instance) {
+          const ready = check.httpStatusCodesForReady.includes(answer.status);
+          const body = check.preserveLastResponse ? await answer.text() : undefined;
+          if (!check.preserveLastResponse) await answer.body?.cancel();
+          if (this.instances.get(instance.taskId) !== instance) return;
+          const contentType = answer.headers.get('content-type') ?? undefined;
+          this.readinessResults.set(instance.taskId, { ready, status: answer.status, ...(contentType ? { contentType } : {}), ...(body !== undefined ? { body } : {}) });
+          if (ready) {
             instance.ready = true;
             await this.state.putInstance(instance);
             this.requestTick();
           }
         })
-        .catch(() => {})
+        .catch(() => {
+          if (this.instances.get(instance.taskId) === instance) this.readinessResults.set(instance.taskId, { ready: false });
+        })
         .finally(() => {
           const timer = setTimeout(() => this.readinessInFlight.delete(instance.taskId), check.intervalSeconds * 1000);
           timer.unref();

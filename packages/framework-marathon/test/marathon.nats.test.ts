@@ -8,116 +8,24 @@
  * field, a follower proxying to the leader, and `/v2/queue` saying why an app does not launch.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type AgentHandle, startAgent } from '@stoa/agent';
-import { MemoryStore } from '@stoa/core';
-import { NatsKvStore, NatsTransport } from '@stoa/core/nats';
-import { type MasterHandle, startMaster } from '@stoa/master';
-import { type NatsServerHandle, startNats, waitFor } from '@stoa/testkit';
+import { waitFor } from '@stoa/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAppsCli, runMarathonCli } from '../src/cli.js';
-import { type MarathonHandle, startMarathon } from '../src/service.js';
+import { healthyTasks, type Json, type MarathonCluster, startMarathonCluster, webApp } from './marathon-cluster.js';
 
-/** An HTTP server on $PORT0 that answers 200, or 500 on every path when FAIL is set. */
-const SERVER = `node -e "require('http').createServer((q,s)=>{s.statusCode=process.env.FAIL?500:200;s.end(process.env.MARATHON_APP_VERSION||'')}).listen(+process.env.PORT0)"`;
-const HEALTH = { protocol: 'HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 3, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2, delaySeconds: 0 };
-
-/** A JSON answer, read loosely as tests do. */
-type Json = ReturnType<typeof JSON.parse>;
-
-function webApp(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, cmd: SERVER, cpus: 0.05, mem: 32, instances: 1, healthChecks: [HEALTH], backoffSeconds: 1, backoffFactor: 1, maxLaunchDelaySeconds: 2, ...extra };
-}
-
-let nats: NatsServerHandle;
-let master: MasterHandle;
-const agents: AgentHandle[] = [];
-const transports: NatsTransport[] = [];
-let store: NatsKvStore;
-let marathon: MarathonHandle;
-let workDir: string;
-/** Every task id the agents were ever seen to run. */
-const seenTasks = new Map<string, string>();
-let watcher: NodeJS.Timeout;
-
-async function call(method: string, path: string, body?: unknown, base = marathon.httpUrl): Promise<{ status: number; json: Json; headers: Headers }> {
-  const answer = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await answer.text();
-  const isJson = answer.headers.get('content-type')?.includes('json') ?? false;
-  return { status: answer.status, json: isJson && text !== '' ? JSON.parse(text) : text, headers: answer.headers };
-}
-
-async function tasksOf(appId: string): Promise<Json[]> {
-  const { json } = await call('GET', `/v2/apps${appId}/tasks`);
-  return json?.tasks ?? [];
-}
-
-function healthyTasks(tasks: Json[]): Json[] {
-  return tasks.filter((t) => t.state === 'TASK_RUNNING' && t.healthCheckResults?.[0]?.alive === true);
-}
-
-async function waitDeployments(what: string, timeoutMs = 25_000): Promise<void> {
-  await waitFor(async () => (await call('GET', '/v2/deployments')).json?.length === 0, { timeoutMs, intervalMs: 100, what });
-}
-
-async function waitHealthy(appId: string, count: number, timeoutMs = 25_000): Promise<Json[]> {
-  return waitFor(
-    async () => {
-      const tasks = await tasksOf(appId);
-      return tasks.length === count && healthyTasks(tasks).length === count ? tasks : undefined;
-    },
-    { timeoutMs, intervalMs: 100, what: `${count} healthy tasks of ${appId}` },
-  );
-}
-
-/** The live tasks of the agents for one app (task ids start with the app's path). */
-function agentTasks(prefix: string) {
-  return agents.flatMap((a) => a.tasks()).filter((t) => t.taskId.startsWith(`${prefix}.`) && (t.state === 'TASK_RUNNING' || t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING'));
-}
-
-async function connect(name: string): Promise<NatsTransport> {
-  const t = await NatsTransport.connect({ servers: nats.url, name });
-  transports.push(t);
-  return t;
-}
+let cluster: MarathonCluster;
+const call = (method: string, path: string, body?: unknown, base?: string) => cluster.call(method, path, body, base);
+const tasksOf = (appId: string) => cluster.tasksOf(appId);
+const waitDeployments = (what: string, timeoutMs?: number) => cluster.waitDeployments(what, timeoutMs);
+const waitHealthy = (appId: string, count: number, timeoutMs?: number) => cluster.waitHealthy(appId, count, timeoutMs);
+const agentTasks = (prefix: string) => cluster.agentTasks(prefix);
 
 beforeAll(async () => {
-  nats = await startNats({ jetstream: true });
-  master = await startMaster({ transport: await connect('master'), store: new MemoryStore(), http: false, allocationIntervalMs: 100 });
-  workDir = mkdtempSync(join(tmpdir(), 'stoa-marathon-e2e-'));
-  for (let i = 0; i < 3; i++) {
-    const base = 34000 + i * 200;
-    agents.push(
-      await startAgent({
-        transport: await connect(`agent-${i}`),
-        workDir: join(workDir, `agent-${i}`),
-        hostname: `127.0.0.${i + 2}`,
-        resources: `cpus:4;mem:4096;disk:1000;ports:[${base}-${base + 199}]`,
-        killGracePeriodMs: 300,
-      }),
-    );
-  }
-  await Promise.all(agents.map((a) => a.waitRegistered()));
-  const storeConnection = await connect('marathon-store');
-  store = await NatsKvStore.open(storeConnection.connection, { bucket: 'marathon-e2e' });
-  marathon = await startMarathon({ transport: await connect('marathon-1'), store, httpPort: 0, leaseMs: 1500, marathonId: 'm1', refuseMs: 1000 });
-  await marathon.waitLeading();
-  watcher = setInterval(() => {
-    for (const agent of agents) for (const t of agent.tasks()) seenTasks.set(t.taskId, t.state);
-  }, 20);
+  cluster = await startMarathonCluster({ agents: 3, portBase: 34000 });
 }, 60_000);
 
 afterAll(async () => {
-  clearInterval(watcher);
-  await marathon?.stop();
-  await Promise.all(agents.map((a) => a.stop({ killTasks: true })));
-  await master?.stop();
-  await store?.close();
-  for (const t of transports) await t.close();
-  await nats?.stop();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  await cluster?.stop();
 }, 60_000);
 
 describe('marathon over NATS', () => {
@@ -262,16 +170,17 @@ describe('marathon over NATS', () => {
     await call('PATCH', '/v2/apps/web', { instances: 4, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0 } });
     await waitDeployments('web at 4');
     await waitHealthy('/web', 4);
+    const seenTasks = cluster.seenTasks;
     const launchedBefore = new Set(seenTasks.keys());
     const restart = await call('POST', '/v2/apps/web/restart');
     // Stop once the restart is under way (a new task launched), before it is done.
     await waitFor(() => [...seenTasks.keys()].some((id) => id.startsWith('web.') && !launchedBefore.has(id)), { timeoutMs: 15_000, what: 'the restart under way' });
-    await marathon.stop();
+    await cluster.marathon.stop();
 
-    const second = await startMarathon({ transport: await connect('marathon-2'), store, httpPort: 0, leaseMs: 1500, marathonId: 'm2', refuseMs: 1000 });
-    const follower = await startMarathon({ transport: await connect('marathon-3'), store, httpPort: 0, leaseMs: 1500, marathonId: 'm3', refuseMs: 1000 });
+    const second = await cluster.startAnotherMarathon('m2');
+    const follower = await cluster.startAnotherMarathon('m3');
     try {
-      marathon = second;
+      cluster.marathon = second;
       await second.waitLeading();
       const viaFollower = await call('GET', '/v2/deployments', undefined, follower.httpUrl);
       expect(viaFollower.status).toBe(200);
@@ -295,8 +204,8 @@ describe('marathon over NATS', () => {
   it('lists, scales and shows tasks from the apps CLI, with events on /v2/events', async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), env: { STOA_MARATHON_URL: marathon.httpUrl }, pollMs: 100 };
-    const events = await fetch(`${marathon.httpUrl}/v2/events?event_type=deployment_success`);
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), env: { STOA_MARATHON_URL: cluster.marathon.httpUrl }, pollMs: 100 };
+    const events = await fetch(`${cluster.marathon.httpUrl}/v2/events?event_type=deployment_success`);
     const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
     let seen = '';
     const succeeded = (async () => {

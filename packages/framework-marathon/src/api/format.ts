@@ -11,6 +11,7 @@
  */
 
 import type { App } from '../app/schema.js';
+import { configHash } from '../app/version.js';
 import { instanceHealthy, type MarathonScheduler, type RunningDeployment } from '../scheduler.js';
 import type { InstanceRecord } from '../state.js';
 
@@ -95,8 +96,26 @@ export function appJson(scheduler: MarathonScheduler, app: App, embed: AppEmbed)
   return out;
 }
 
+/**
+ * The readiness-check results of the app's instances of the deployment's target (Marathon's
+ * `readinessCheckResults`): one per running instance of the new version, once checked.
+ */
+function readinessCheckResults(scheduler: MarathonScheduler, deployment: RunningDeployment, appId: string): Record<string, unknown>[] {
+  const target = deployment.target.get(appId);
+  const check = target?.readinessChecks[0];
+  if (!target || !check) return [];
+  const hash = configHash(target);
+  return [...scheduler.instances.values()].flatMap((i) => {
+    const answer = scheduler.readinessResults.get(i.taskId);
+    if (i.appId !== appId || i.configHash !== hash || (!answer && !i.ready)) return [];
+    const lastResponse =
+      answer?.status === undefined ? undefined : { status: answer.status, contentType: answer.contentType ?? '', body: answer.body ?? '' };
+    return [{ name: check.name, taskId: i.taskId, ready: i.ready === true, ...(lastResponse ? { lastResponse } : {}) }];
+  });
+}
+
 /** A deployment as `/v2/deployments` shows it. */
-export function deploymentJson(deployment: RunningDeployment): Record<string, unknown> {
+export function deploymentJson(deployment: RunningDeployment, scheduler: MarathonScheduler): Record<string, unknown> {
   const { record, plan } = deployment;
   const affectedApps = [...new Set(plan.steps.flatMap((s) => s.actions.map((a) => a.app)))].sort();
   const current = plan.steps[record.step]?.actions ?? [];
@@ -106,7 +125,7 @@ export function deploymentJson(deployment: RunningDeployment): Record<string, un
     affectedApps,
     affectedPods: [],
     steps: plan.steps.map((s) => ({ actions: s.actions.map((a) => ({ action: a.action, app: a.app })) })),
-    currentActions: current.map((a) => ({ action: a.action, app: a.app, readinessCheckResults: [] })),
+    currentActions: current.map((a) => ({ action: a.action, app: a.app, readinessCheckResults: readinessCheckResults(scheduler, deployment, a.app) })),
     currentStep: Math.min(record.step + 1, plan.steps.length),
     totalSteps: plan.steps.length,
   };

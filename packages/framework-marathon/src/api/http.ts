@@ -22,10 +22,11 @@ import { streamSSE } from 'hono/streaming';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { parseGroupUpdate, removedByGroupUpdate } from '../app/group-update.js';
 import { buildGroupTree, DependencyCycleError } from '../app/groups.js';
 import { checkId, isWithin, ROOT_ID } from '../app/ids.js';
 import { type App, AppDefinitionSchema } from '../app/schema.js';
-import { AppValidationError, mergeApp, parseApp, replaceApp } from '../app/validate.js';
+import { AppValidationError, mergeApp, parseApp, replaceApp, type ValidationDetail } from '../app/validate.js';
 import { stampVersion } from '../app/version.js';
 import { toDeployableApp } from '../deployment/deployable-app.js';
 import { UpgradeStrategyError } from '../deployment/errors.js';
@@ -127,19 +128,24 @@ export function createApi(ctx: ApiContext): Hono {
     return scheduler;
   };
 
-  /** Stamps the changed apps and deploys the whole set. */
+  /**
+   * Stamps the changed apps and deploys the whole set. The edit runs on the apps of the moment,
+   * one change at a time (see `MarathonScheduler.deploy`), so concurrent changes all land.
+   */
   const change = async (edit: (apps: Map<string, App>) => void, options: { force: boolean; restart?: string[] }): Promise<DeploymentRef> => {
     const scheduler = leader();
-    const next = new Map(scheduler.apps);
-    edit(next);
-    const now = new Date();
-    for (const [id, app] of next) {
-      const previous = scheduler.apps.get(id);
-      if (app === previous) continue;
-      assertDeployable(app);
-      next.set(id, stampVersion(app, previous, now));
-    }
-    return scheduler.deploy(next, options);
+    return scheduler.deploy((current) => {
+      const next = new Map(current);
+      edit(next);
+      const now = new Date();
+      for (const [id, app] of next) {
+        const previous = current.get(id);
+        if (app === previous) continue;
+        assertDeployable(app);
+        next.set(id, stampVersion(app, previous, now));
+      }
+      return next;
+    }, options);
   };
 
   api.onError((error, c) => {
@@ -186,7 +192,7 @@ export function createApi(ctx: ApiContext): Hono {
       if (!HOP_BY_HOP.has(key)) out.set(key, value);
     });
     out.set('X-Marathon-Leader', who.leaderUrl);
-    return new Response(upstream.body, { status: upstream.status, headers: out });
+    return new Response(upstream.body ? endsWithClient(upstream.body, c.req.raw.signal) : null, { status: upstream.status, headers: out });
   });
 
   api.get('/ping', (c) => c.text('pong'));
@@ -221,8 +227,13 @@ export function createApi(ctx: ApiContext): Hono {
   api.post('/v2/apps', async (c) => {
     const scheduler = leader();
     const app = parseApp(await jsonBody(c.req.raw));
-    if (scheduler.apps.has(app.id)) throw new HttpError(409, { message: `An app with id [${app.id}] already exists.` });
-    const ref = await change((apps) => apps.set(app.id, app), { force: flag(c.req.query('force')) });
+    const ref = await change(
+      (apps) => {
+        if (apps.has(app.id)) throw new HttpError(409, { message: `An app with id [${app.id}] already exists.` });
+        apps.set(app.id, app);
+      },
+      { force: flag(c.req.query('force')) },
+    );
     ctx.events.emit('api_post_event', { clientIp: null, uri: `/v2/apps${app.id}`, appDefinition: scheduler.apps.get(app.id) });
     const stored = scheduler.apps.get(app.id) ?? app;
     c.header('Location', new URL(`/v2/apps${app.id}`, c.req.url).toString());
@@ -233,12 +244,21 @@ export function createApi(ctx: ApiContext): Hono {
     const scheduler = leader();
     const body = await jsonBody(c.req.raw);
     if (!Array.isArray(body)) throw new HttpError(422, { message: 'Object is not valid', details: [{ path: '/', errors: ['expected an array of apps'] }] });
-    const updated = body.map((item) => {
+    const details: ValidationDetail[] = [];
+    const updated: App[] = [];
+    body.forEach((item, i) => {
       const id = typeof item === 'object' && item !== null && typeof (item as { id?: unknown }).id === 'string' ? checkId((item as { id: string }).id) : undefined;
       const current = id?.ok ? scheduler.apps.get(id.id) : undefined;
-      if (!current) return parseApp(item);
-      return merge ? mergeApp(current, item) : replaceApp(current, item);
+      try {
+        const app = !current ? parseApp(item) : merge ? mergeApp(current, item) : replaceApp(current, item);
+        if (updated.some((a) => a.id === app.id)) details.push({ path: `/(${i})/id`, errors: [`${app.id} is given twice`] });
+        else updated.push(app);
+      } catch (error) {
+        if (!AppValidationError.isInstance(error)) throw error;
+        for (const d of error.details.details) details.push({ path: `/(${i})${d.path === '/' ? '' : d.path}`, errors: d.errors });
+      }
     });
+    if (details.length > 0) throw new AppValidationError(details);
     const ref = await change((apps) => {
       for (const app of updated) apps.set(app.id, app);
     }, { force: flag(c.req.query('force')) });
@@ -288,7 +308,7 @@ export function createApi(ctx: ApiContext): Hono {
     }
     if (!current) throw notFound(appId);
     if (sub === 'restart' && method === 'POST') {
-      const ref = await scheduler.deploy(new Map(scheduler.apps), { force, restart: [appId] });
+      const ref = await scheduler.deploy((apps) => new Map(apps), { force, restart: [appId] });
       return c.json(ref);
     }
     if (sub === 'tasks') {
@@ -341,25 +361,40 @@ export function createApi(ctx: ApiContext): Hono {
       );
     }
     if (c.req.method === 'PUT' || c.req.method === 'POST') {
-      const body = (await jsonBody(c.req.raw)) as { scaleBy?: unknown; apps?: unknown; id?: unknown };
-      if (typeof body.scaleBy === 'number') {
-        const factor = body.scaleBy;
+      const update = parseGroupUpdate(await jsonBody(c.req.raw), groupId);
+      if (update.kind === 'scale') {
         if (under.length === 0) throw new HttpError(404, { message: `Group '${groupId}' does not exist` });
         return c.json(
           await change((apps) => {
-            for (const a of under) apps.set(a.id, { ...a, instances: Math.ceil(a.instances * factor) });
+            for (const a of under) apps.set(a.id, { ...a, instances: Math.ceil(a.instances * update.scaleBy) });
           }, { force }),
         );
       }
-      const base = typeof body.id === 'string' ? checkId(body.id, groupId) : checked;
-      if (!base.ok) throw new HttpError(422, { message: 'Object is not valid', details: [{ path: '/id', errors: [base.message] }] });
-      const items = Array.isArray(body.apps) ? body.apps : [];
-      const parsed = items.map((item) => {
-        const app = parseApp(item, { baseGroup: base.id });
-        const existing = scheduler.apps.get(app.id);
-        return existing ? replaceApp(existing, { ...(item as object), id: app.id }) : app;
-      });
+      const details: ValidationDetail[] = [];
+      const parsed: App[] = [];
+      for (const item of update.apps) {
+        try {
+          const app = parseApp(item.definition, { baseGroup: item.group });
+          if (app.id === item.group || !isWithin(app.id, item.group)) {
+            details.push({ path: `${item.path}/id`, errors: [`${app.id} does not lie in the group ${item.group}`] });
+            continue;
+          }
+          if (parsed.some((a) => a.id === app.id)) {
+            details.push({ path: `${item.path}/id`, errors: [`${app.id} is given twice`] });
+            continue;
+          }
+          const existing = scheduler.apps.get(app.id);
+          parsed.push(existing ? replaceApp(existing, { ...item.definition, id: app.id }) : app);
+        } catch (error) {
+          if (!AppValidationError.isInstance(error)) throw error;
+          for (const d of error.details.details) details.push({ path: `${item.path}${d.path === '/' ? '' : d.path}`, errors: d.errors });
+        }
+      }
+      if (details.length > 0) throw new AppValidationError(details);
+      const listed = new Set(parsed.map((a) => a.id));
+      const removed = removedByGroupUpdate(update, under.map((a) => a.id), listed);
       const ref = await change((apps) => {
+        for (const id of removed) apps.delete(id);
         for (const a of parsed) apps.set(a.id, a);
       }, { force });
       return c.json(ref, c.req.method === 'POST' ? 201 : 200);
@@ -369,7 +404,10 @@ export function createApi(ctx: ApiContext): Hono {
 
   // ---- deployments, tasks, queue -------------------------------------------------------------
 
-  api.get('/v2/deployments', (c) => c.json([...leader().deployments.values()].map(deploymentJson)));
+  api.get('/v2/deployments', (c) => {
+    const scheduler = leader();
+    return c.json([...scheduler.deployments.values()].map((d) => deploymentJson(d, scheduler)));
+  });
   api.delete('/v2/deployments/:id', async (c) => {
     const scheduler = leader();
     const id = c.req.param('id');
@@ -399,6 +437,17 @@ export function createApi(ctx: ApiContext): Hono {
     return c.json({ tasks: killed.map((i) => taskJson(scheduler, i)) });
   });
   api.get('/v2/queue', (c) => c.json(queueJson(leader())));
+  // Marathon's `DELETE /v2/queue/{appId}/delay`: the app's launch delay is reset.
+  api.delete('/v2/queue/*', (c) => {
+    const scheduler = leader();
+    const rest = decodeURIComponent(new URL(c.req.url).pathname.slice('/v2/queue'.length));
+    const match = /^(.+)\/delay\/?$/.exec(rest);
+    if (!match) throw new HttpError(404, { message: `DELETE ${new URL(c.req.url).pathname} is not part of the API` });
+    const checked = checkId(match[1]!);
+    const appId = checked.ok ? checked.id : match[1]!;
+    if (!checked.ok || !scheduler.resetDelay(appId)) throw new HttpError(404, { message: `Application ${appId} not found in tasks queue.` });
+    return c.body(null, 204);
+  });
 
   // ---- events --------------------------------------------------------------------------------
 
@@ -442,7 +491,8 @@ export function createApi(ctx: ApiContext): Hono {
     return c.json(ctx.events.emit('subscribe_event', { clientIp: null, callbackUrl: url }));
   });
   api.delete('/v2/eventSubscriptions', async (c) => {
-    const url = c.req.query('callbackUrl') ?? '';
+    const url = c.req.query('callbackUrl');
+    if (!url) throw new HttpError(422, { message: 'Object is not valid', details: [{ path: '/callbackUrl', errors: ['expected the callback URL to remove'] }] });
     ctx.events.unsubscribe(url);
     await ctx.saveCallbackUrls(ctx.events.callbackUrls);
     return c.json(ctx.events.emit('unsubscribe_event', { clientIp: null, callbackUrl: url }));
@@ -450,6 +500,30 @@ export function createApi(ctx: ApiContext): Hono {
 
   api.notFound((c) => c.json({ message: `${c.req.method} ${new URL(c.req.url).pathname} is not part of the API` }, 404));
   return api;
+}
+
+/**
+ * A forwarded answer's body that just ends when the client has gone (which aborts the request to
+ * the leader), instead of failing with `aborted`; any other failure of the leader's answer still
+ * fails it.
+ */
+function endsWithClient(body: ReadableStream<Uint8Array>, client: AbortSignal): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        if (client.aborted) controller.close();
+        else controller.error(error);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** Marathon's label filter: `key==value`, `key!=value`, or `key` (present), comma-separated, all must hold. */

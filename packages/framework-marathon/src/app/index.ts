@@ -62,6 +62,7 @@ export {
   resolveId,
   taskIdFor,
 } from './ids.js';
+export { type GroupUpdate, type GroupUpdateApp, type GroupUpdateNode, parseGroupUpdate, removedByGroupUpdate } from './group-update.js';
 export {
   APP_DEFAULTS,
   type App,
