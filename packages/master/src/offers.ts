@@ -63,9 +63,23 @@ export function makeOffers(ctx: MasterContext, allocations: readonly AllocationL
       attributes: agent.info.attributes,
     };
     if (agent.info.domain) offer.domain = agent.info.domain;
+    const executorIds = runningExecutors(agent, fw.id);
+    if (executorIds) offer.executorIds = executorIds;
     ctx.outbox.offer(offer);
     ctx.metrics.offersMade.inc();
   }
+}
+
+/**
+ * The ids of `frameworkId`'s executors running on `agent`, as an offer tells them (so a framework
+ * does not set aside an executor's resources again for a task it launches on an executor that runs).
+ */
+function runningExecutors(agent: AgentRecord, frameworkId: string): string[] | undefined {
+  if (agent.executors.size === 0) return undefined;
+  const prefix = `${frameworkId}\u0000`;
+  let ids: string[] | undefined;
+  for (const key of agent.executors.keys()) if (key.startsWith(prefix)) (ids ??= []).push(key.slice(prefix.length));
+  return ids;
 }
 
 /** Removes an offer from the books; its resources go back to the pool (with a filter when `refuseMs` > 0). */

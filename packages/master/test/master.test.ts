@@ -187,6 +187,35 @@ function suite(name: string, connect: () => Connect) {
       fw.stop();
     });
 
+    it("names the framework's executors running on an agent in its offers, and only its own", async () => {
+      const { transport } = await start();
+      const agent = FakeAgent.make(transport, 'h1');
+      await agent.register();
+      const fw = FakeFramework.make(transport, 'alpha');
+      const id = await fw.subscribe();
+      const [offer] = await fw.waitOffers(new Set());
+      expect(offer!.executorIds).toBeUndefined();
+      const { command: _command, ...base } = taskFor(offer!, 'on-executor');
+      const executor = { executorId: 'ex-1', command: { value: 'run-executor' }, resources: parseResources('cpus:0.5;mem:64') };
+      await fw.accept([offer!.id], [{ type: 'LAUNCH', tasks: [{ ...base, executor }] }], 0);
+      await agent.waitCommand('RUN_TASKS');
+      await agent.update(id, [{ taskId: 'on-executor', state: 'TASK_RUNNING' }]);
+      await fw.waitStatus('on-executor', 'TASK_RUNNING');
+      const [next] = await fw.waitOffers(new Set([offer!.id]));
+      expect(next!.executorIds).toEqual(['ex-1']);
+
+      // Another framework's offers on the same agent do not name alpha's executor.
+      await fw.decline([next!.id], 60_000);
+      const other = FakeFramework.make(transport, 'beta');
+      await other.subscribe();
+      const [theirs] = await other.waitOffers(new Set());
+      expect(theirs!.agentId).toBe(agent.agentId);
+      expect(theirs!.executorIds).toBeUndefined();
+      agent.stop();
+      fw.stop();
+      other.stop();
+    });
+
     it('lets a framework RESERVE part of an offer for its role, use it, and UNRESERVE it', async () => {
       const { transport } = await start();
       const agent = FakeAgent.make(transport, 'h1');

@@ -316,6 +316,35 @@ describe('the marathon page', { timeout: 240_000 }, () => {
     await page.getByTestId('queue-empty').waitFor({ timeout: 30_000 });
   });
 
+  it('resets the launch delay of a crashing app from the queue, and it launches again at once', async () => {
+    const { page } = ui.browser;
+    const appId = '/ui-crash';
+    // Fails at once; the next launch would wait 300 s without the reset.
+    const created = await api('/v2/apps', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: appId, cmd: 'exit 1', cpus: 0.1, mem: 16, backoffSeconds: 300, maxLaunchDelaySeconds: 600 }),
+    });
+    expect(created.status).toBe(201);
+    const lastFailure = async () =>
+      (await api<{ app: { lastTaskFailure?: { taskId: string } } }>(`/v2/apps${appId}?embed=apps.lastTaskFailure`)).body.app.lastTaskFailure?.taskId;
+    await waitFor(async () => (await lastFailure()) !== undefined, { timeoutMs: 60_000, intervalMs: 250, what: 'the first failure' });
+    const first = await lastFailure();
+
+    await page.goto(`${base}/#queue`);
+    const item = page.locator(`[data-testid="queue-item"][data-key="${appId}"]`);
+    await item.getByTestId('reset-delay').waitFor({ timeout: 30_000 });
+    await ui.browser.screenshot('marathon-queue-delayed');
+    await item.getByTestId('reset-delay').click();
+    await waitFor(async () => {
+      const now = await lastFailure();
+      return now !== undefined && now !== first;
+    }, { timeoutMs: 60_000, intervalMs: 250, what: 'a second launch right after the reset' });
+
+    expect((await api(`/v2/apps${appId}?force=true`, { method: 'DELETE' })).status).toBe(200);
+    await waitFor(async () => !(await appIds()).includes(appId), { timeoutMs: 60_000, intervalMs: 250, what: `${appId} removed` });
+  });
+
   it('destroys the app after a confirmation', async () => {
     const { page } = ui.browser;
     await page.goto(`${base}/#app${APP_ID}`);

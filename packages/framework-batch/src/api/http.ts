@@ -5,7 +5,7 @@
  * | --- | --- |
  * | `POST /v1/jobs[?baseDir=/abs/dir]` | submit a spec, YAML or JSON (201; 422 naming the field) |
  * | `GET /v1/jobs` | every job's summary, newest first |
- * | `GET /v1/jobs/{id}[?tasks=true]` | progress per stage; the tasks with their outputs (always for jobs of ≤ 1000 tasks) |
+ * | `GET /v1/jobs/{id}[?tasks=true]` | progress per stage (with its `dependsOn` and `gang`); the tasks with their outputs (always for jobs of ≤ 1000 tasks) |
  * | `DELETE /v1/jobs/{id}` | cancel: its tasks are killed |
  * | `GET /v1/jobs/{id}/tasks/{taskId}` | one task (`map.3` or the full id): state, attempts, exit code, stdout tail, result |
  * | `GET /v1/events` | server-sent events: job and stage progress, task ends ({@link BatchEvent}) |
@@ -100,8 +100,11 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiHand
     const found = scheduler().job(c.req.param('id'));
     if (found === undefined) return c.json(notFound(`job ${c.req.param('id')}`), 404);
     const withTasks = c.req.query('tasks') === 'true' || (c.req.query('tasks') !== 'false' && found.entry.planned.size <= TASKS_INLINE_LIMIT);
-    const tasks = withTasks ? found.entry.state.stages.flatMap((s) => s.taskIds.map((id) => taskView(found.entry.state.tasks[id]!))) : undefined;
-    return c.json({ ...found.summary, ...(tasks !== undefined ? { tasks } : {}) });
+    const plans = found.entry.state.stages;
+    const tasks = withTasks ? plans.flatMap((s) => s.taskIds.map((id) => taskView(found.entry.state.tasks[id]!))) : undefined;
+    // The detail adds each stage's place in the plan (what it waits for, whether it is a gang) to its progress.
+    const stages = found.summary.stages.map((s, i) => ({ ...s, dependsOn: plans[i]?.dependsOn ?? [], gang: plans[i]?.gang ?? false }));
+    return c.json({ ...found.summary, stages, ...(tasks !== undefined ? { tasks } : {}) });
   });
   app.delete('/v1/jobs/:id', async (c) => {
     const job = await scheduler().cancel(c.req.param('id'));

@@ -179,6 +179,8 @@ export const marathon = {
   /** `DELETE /v2/apps/{id}/tasks/{taskId}`: the task is replaced unless `scale`. */
   killTask: (appId: string, taskId: string, scale = false) =>
     request<unknown>('DELETE', `${appPath(appId)}/tasks/${encodeURIComponent(taskId)}${scale ? '?scale=true' : ''}`),
+  /** `DELETE /v2/queue/{id}/delay`: the app's launch backoff starts over, so it launches at the next offer. */
+  resetDelay: (appId: string) => request<undefined>('DELETE', `/v2/queue${appId.split('/').map(encodeURIComponent).join('/')}/delay`),
   /** `DELETE /v2/deployments/{id}`: without force a deployment rolling back; with it, stopped where it is. */
   cancelDeployment: (id: string, force: boolean) => request<DeploymentRef | undefined>('DELETE', `/v2/deployments/${encodeURIComponent(id)}${forced(force)}`),
 };

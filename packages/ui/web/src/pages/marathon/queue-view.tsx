@@ -5,11 +5,12 @@
  */
 
 import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
 import { Notice, Section, when } from '../../lib/components';
 import { usePolled } from '../../lib/hooks';
 import { since, Tone } from './app-status';
 import { useReloadOn } from './live';
-import type { QueueItem } from './marathon-api';
+import { marathon, type QueueItem } from './marathon-api';
 
 /** Marathon's decline reasons, as people read them. */
 const REASON_TEXT: Readonly<Record<string, string>> = {
@@ -28,11 +29,23 @@ export function QueueReasons(props: { item: QueueItem }): JSX.Element {
   const summary = item.processedOffersSummary;
   const reasons = summary.rejectSummaryLastOffers.filter((r) => r.declined > 0).sort((a, b) => b.declined - a.declined);
   const delayed = item.delay.timeLeftSeconds > 0;
+  const [reset, setReset] = useState<{ busy: boolean; error?: string }>({ busy: false });
+  const resetDelay = () => {
+    setReset({ busy: true });
+    marathon.resetDelay(item.app.id).then(
+      () => setReset({ busy: false }),
+      (e: unknown) => setReset({ busy: false, error: e instanceof Error ? e.message : String(e) }),
+    );
+  };
   return (
     <div class="mf-reasons" data-testid="queue-reasons">
       {delayed ? (
         <div class="mf-reason">
-          <Tone tone="warn">Delayed</Tone> launches back off after failures: the next attempt in {item.delay.timeLeftSeconds}s.
+          <Tone tone="warn">Delayed</Tone> launches back off after failures: the next attempt in {item.delay.timeLeftSeconds}s.{' '}
+          <button type="button" data-testid="reset-delay" disabled={reset.busy} onClick={resetDelay}>
+            Reset delay
+          </button>
+          {reset.error ? <span class="field-error"> {reset.error}</span> : null}
         </div>
       ) : null}
       {summary.processedOffersCount === 0 ? (
@@ -79,7 +92,7 @@ export function QueueReasons(props: { item: QueueItem }): JSX.Element {
   );
 }
 
-/** The queue view. The API has no call to reset an app's launch delay, so the view offers none. */
+/** The queue view: what waits, why, and a reset of an app's launch delay when it backs off. */
 export function QueueView(props: { tick: number }): JSX.Element {
   const queue = usePolled<{ queue: QueueItem[] }>('/v2/queue', 2000);
   useReloadOn(props.tick, queue.reload);
