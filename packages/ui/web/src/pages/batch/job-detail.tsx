@@ -7,9 +7,9 @@ import { usePolled } from '../../lib/hooks';
 import { type BatchJobDetail, type BatchTask, jobDuration, jobPath, type StageProgress, taskPath } from './batch-api';
 import { CancelButton } from './cancel-button';
 import { JobState } from './jobs-view';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 import { StageBar } from './stage-progress';
-import { duration } from './time-format';
+import { duration } from '../../lib/time-format';
 
 /** Tasks shown at once; the filters narrow a bigger job down. */
 const SHOWN_TASKS = 300;

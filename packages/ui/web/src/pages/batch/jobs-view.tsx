@@ -6,9 +6,9 @@ import { Badge, type Column, fmt, Notice, Section, Table, when } from '../../lib
 import { usePolled } from '../../lib/hooks';
 import { type BatchJob, jobDuration } from './batch-api';
 import { CancelButton } from './cancel-button';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 import { StageBars } from './stage-progress';
-import { ago, duration } from './time-format';
+import { ago, duration } from '../../lib/time-format';
 
 const STATE_FILTERS = { all: 'All jobs', RUNNING: 'Running', SUCCEEDED: 'Succeeded', FAILED: 'Failed', CANCELLED: 'Cancelled' } as const;
 type StateFilter = keyof typeof STATE_FILTERS;

@@ -7,10 +7,11 @@
 
 import { Layout } from '../../lib/components';
 import { useHash } from '../../lib/hooks';
+import { useLiveTick } from '../../lib/live';
 import { mountPage } from '../../lib/mount';
+import { EVENT_TYPES } from './batch-api';
 import { JobDetail } from './job-detail';
 import { JobsView } from './jobs-view';
-import { useLiveTick } from './live';
 import { SubmitForm } from './submit-form';
 import './batch.css';
 
@@ -28,7 +29,7 @@ function routeOf(hash: string): { jobId: string; taskId?: string } | undefined {
 
 function App() {
   const [hash, setHash] = useHash();
-  const live = useLiveTick();
+  const live = useLiveTick('/v1/events', EVENT_TYPES);
   const route = routeOf(hash);
   const open = (jobId: string) => setHash(`job/${encodeURIComponent(jobId)}`);
   const tab = route ? 'jobs' : TABS.some((t) => t.id === hash) ? hash : 'jobs';

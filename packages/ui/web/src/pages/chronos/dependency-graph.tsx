@@ -6,7 +6,7 @@ import { Notice, Section } from '../../lib/components';
 import { usePolled } from '../../lib/hooks';
 import { API, type JobSummary } from './chronos-api';
 import { placeGraph } from './graph-layout';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 
 const NODE_HEIGHT = 44;
 

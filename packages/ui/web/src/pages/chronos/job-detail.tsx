@@ -7,8 +7,8 @@ import { usePolled } from '../../lib/hooks';
 import { API, type ChronosJob, type ChronosRun, type JobStat, type JobSummary, jobPath, lastRunOf } from './chronos-api';
 import { type ActionOutcome, JobActions } from './job-actions';
 import { JobStatus, ScheduleCell } from './jobs-view';
-import { useReloadOn } from './live';
-import { ago, duration } from './time-format';
+import { useReloadOn } from '../../lib/live';
+import { ago, duration } from '../../lib/time-format';
 
 const ACTIVE = new Set(['QUEUED', 'STARTING', 'RUNNING']);
 

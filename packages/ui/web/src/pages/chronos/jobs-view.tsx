@@ -6,8 +6,8 @@ import { Badge, type Column, fmt, Notice, Section, Table, when } from '../../lib
 import { usePolled } from '../../lib/hooks';
 import { API, type ChronosJob, type JobSummary, lastRunOf } from './chronos-api';
 import { type ActionOutcome, JobActions } from './job-actions';
-import { useReloadOn } from './live';
-import { ago } from './time-format';
+import { useReloadOn } from '../../lib/live';
+import { ago } from '../../lib/time-format';
 
 /** A job with what the summary adds: whether runs are under way. */
 interface Row {

@@ -7,12 +7,13 @@
 
 import { Layout } from '../../lib/components';
 import { useHash } from '../../lib/hooks';
+import { useLiveTick } from '../../lib/live';
 import { mountPage } from '../../lib/mount';
+import { API, EVENT_TYPES } from './chronos-api';
 import { DependencyGraph } from './dependency-graph';
 import { JobDetail } from './job-detail';
 import { JobForm } from './job-form';
 import { JobsView } from './jobs-view';
-import { useLiveTick } from './live';
 import './chronos.css';
 
 const TABS = [
@@ -23,7 +24,7 @@ const TABS = [
 
 function App() {
   const [hash, setHash] = useHash();
-  const live = useLiveTick();
+  const live = useLiveTick(`${API}/events`, EVENT_TYPES);
   const open = (name: string) => setHash(`job/${encodeURIComponent(name)}`);
   const detail = hash.startsWith('job/') ? hash.slice('job/'.length) : undefined;
   const tab = detail !== undefined ? 'jobs' : TABS.some((t) => t.id === hash) ? hash : 'jobs';

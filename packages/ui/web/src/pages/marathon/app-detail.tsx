@@ -10,7 +10,7 @@ import { Badge, type Column, fmt, Notice, Section, Table, when } from '../../lib
 import { usePolled } from '../../lib/hooks';
 import { countsOf, DeploymentProgress, HealthBadge, InstancesBar, ShortId, StatusBadge, since, Tone } from './app-status';
 import { ConfirmDialog } from './confirm-dialog';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 import { appPath, type Deployment, isLocked, type MarathonApp, type MarathonTask, marathon, type QueueItem } from './marathon-api';
 import { QueueReasons } from './queue-view';
 

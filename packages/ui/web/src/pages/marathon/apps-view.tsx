@@ -9,7 +9,7 @@ import { useState } from 'preact/hooks';
 import { type Column, fmt, Notice, Section, Table, when } from '../../lib/components';
 import { usePolled } from '../../lib/hooks';
 import { countsOf, DeploymentProgress, HealthBadge, InstancesBar, StatusBadge, since } from './app-status';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 import { APPS_PATH, type Deployment, type MarathonApp, type QueueItem } from './marathon-api';
 
 /** The apps list; `tick` moves when Marathon reports a change. */

@@ -10,7 +10,7 @@ import { Notice, Section, when } from '../../lib/components';
 import { usePolled } from '../../lib/hooks';
 import { countsOf, DeploymentProgress, InstancesBar, ShortId, since } from './app-status';
 import { ConfirmDialog } from './confirm-dialog';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 import { APPS_PATH, type Deployment, type MarathonApp, marathon } from './marathon-api';
 
 /** The deployments view. */

@@ -8,12 +8,13 @@
 import type { JSX } from 'preact';
 import { Layout } from '../../lib/components';
 import { useHash } from '../../lib/hooks';
+import { useLiveTick } from '../../lib/live';
 import { mountPage } from '../../lib/mount';
+import { EVENT_TYPES } from './marathon-api';
 import { AppDetail } from './app-detail';
 import { AppForm } from './app-form';
 import { AppsView } from './apps-view';
 import { DeploymentsView } from './deployments-view';
-import { useLiveTick } from './live';
 import { QueueView } from './queue-view';
 import './marathon.css';
 
@@ -36,7 +37,7 @@ function routeOf(hash: string): Route {
 
 function App(): JSX.Element {
   const [hash, setHash] = useHash();
-  const live = useLiveTick();
+  const live = useLiveTick('/v2/events', EVENT_TYPES);
   const route = routeOf(hash);
   const tab = route.view === 'deployments' || route.view === 'queue' ? route.view : 'apps';
   let body: JSX.Element;

@@ -9,7 +9,7 @@ import { useState } from 'preact/hooks';
 import { Notice, Section, when } from '../../lib/components';
 import { usePolled } from '../../lib/hooks';
 import { since, Tone } from './app-status';
-import { useReloadOn } from './live';
+import { useReloadOn } from '../../lib/live';
 import { marathon, type QueueItem } from './marathon-api';
 
 /** Marathon's decline reasons, as people read them. */
