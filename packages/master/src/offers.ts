@@ -77,9 +77,9 @@ export function makeOffers(ctx: MasterContext, allocations: readonly AllocationL
 function runningExecutors(agent: AgentRecord, frameworkId: string): string[] | undefined {
   if (agent.executors.size === 0) return undefined;
   const prefix = `${frameworkId}\u0000`;
-  let ids: string[] | undefined;
-  for (const key of agent.executors.keys()) if (key.startsWith(prefix)) (ids ??= []).push(key.slice(prefix.length));
-  return ids;
+  const ids: string[] = [];
+  for (const key of agent.executors.keys()) if (key.startsWith(prefix)) ids.push(key.slice(prefix.length));
+  return ids.length > 0 ? ids : undefined;
 }
 
 /** Removes an offer from the books; its resources go back to the pool (with a filter when `refuseMs` > 0). */
