@@ -301,6 +301,8 @@ interface TaskRecord {
   healthy?: boolean;
   health?: HealthChecker;
   deadline?: TimerHandle;
+  /** While a task waits for its `startAtMs`: the timer, and how a kill wakes it early. */
+  startWait?: { timer: TimerHandle; wake(): void };
   /** The resources counted against the agent while it lives (reservations stripped). */
   counted?: Resource[];
   /** `frameworkId\0executorId` of the executor that runs it, when one does. */
@@ -937,6 +939,25 @@ class Agent implements AgentHandle {
     if (command.user !== undefined) launch.user = command.user;
     const simulation = simulationOf(task);
     if (simulation !== undefined) launch.simulation = simulation;
+    // A task marked to start later waits here: its resources held, its sandbox made, STARTING sent.
+    const startAt = task.startAtMs;
+    if (startAt !== undefined && startAt > this.timers.now()) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          rec.startWait?.timer.cancel();
+          rec.startWait = undefined;
+          resolve();
+        };
+        rec.startWait = { timer: this.timers.schedule(startAt, wake), wake };
+      });
+      if (rec.killReason !== undefined) {
+        rec.phase = 'done';
+        this.emitKilled(rec, undefined, 'SOURCE_AGENT');
+        return;
+      }
+      // (The agent may have stopped while the task waited.)
+      if (isTerminalState(rec.state) || (this.state as Agent['state']) === 'stopped') return;
+    }
     try {
       await this.containerizer.launch(launch);
     } catch (error) {
@@ -1091,6 +1112,7 @@ class Agent implements AgentHandle {
         return;
       case 'launching':
         this.saveTask(rec); // runTask kills it once the containerizer is done starting it
+        rec.startWait?.wake(); // or at once, when it waits for its start time
         return;
       case 'running':
         if (reason !== 'cleanup' && rec.framework.capabilities?.includes('TASK_KILLING_STATE')) {

@@ -13,8 +13,10 @@
  *
  * Scheduled runs are prepared `prepareAheadMs` (10 s) before they are due: the engine hands their
  * fire times over early, and the run, the schedule progress and the launch with its task id go in
- * one write. Offers are revived and held meanwhile, and at the due time the batch is placed on
- * them and sent at once, with no write in between. Nothing starts before its due time. A job whose
+ * one write. Offers are revived and held meanwhile, and `launchAheadMs` (5 s) before the due time
+ * the batch is placed on them and sent at once, with no write in between, each task marked to
+ * start at its due time (`startAtMs`): the agents take the tasks ahead and start their processes
+ * on time. Nothing starts before its due time. A job whose
  * concurrency policy could skip or replace the run (FORBID/REPLACE with an active run) is left to
  * its due time, and its stored progress stays short of that fire time until then. Catch-up fire
  * times (`catchUp`) of a FORBID job with an active run wait for it, in order, rather than being
@@ -127,6 +129,14 @@ export interface JobRunnerOptions {
    * time. 0 prepares nothing ahead. @default 10000
    */
   prepareAheadMs?: number;
+  /**
+   * Sends prepared runs to their agents this long before they are due, each task marked to start
+   * at its due time (`startAtMs`): the agent takes it at once and starts its process at the due
+   * time, so the launch path's cost (the master, the agents, the STARTING acknowledgement) is paid
+   * ahead and the run starts on time. Clamped to `prepareAheadMs`. 0 sends them at the due time.
+   * @default 5000
+   */
+  launchAheadMs?: number;
 }
 
 /** A scheduled run prepared ahead: its launch is written (once `written`), it goes out at `dueAt`. */
@@ -226,6 +236,7 @@ export class JobRunner {
   #needRevive = false;
   #stopped = false;
   readonly #prepareAheadMs: number;
+  readonly #launchAheadMs: number;
   /** Scheduled runs prepared ahead, by due time, each batch with its timer. */
   readonly #staged = new Map<number, { runs: Staged[]; timer: unknown }>();
   /** Prepared runs now due, waiting for their write or an offer. */
@@ -249,6 +260,7 @@ export class JobRunner {
     this.#log = options.logger ?? noopLogger;
     this.#role = options.role ?? '*';
     this.#prepareAheadMs = Math.max(0, options.prepareAheadMs ?? 10_000);
+    this.#launchAheadMs = Math.min(this.#prepareAheadMs, Math.max(0, options.launchAheadMs ?? 5000));
     this.#engine = new ScheduleEngine({
       clock: this.#clock,
       timers: this.#timers,
@@ -624,7 +636,8 @@ export class JobRunner {
     let batch = this.#staged.get(scheduledAt);
     if (batch === undefined) {
       const b = { runs: [] as Staged[], timer: undefined as unknown };
-      b.timer = this.#timers.set(() => this.#fireStaged(scheduledAt), Math.max(0, scheduledAt - now));
+      // Sent ahead, to start at its due time on the agent (startAtMs).
+      b.timer = this.#timers.set(() => this.#fireStaged(scheduledAt), Math.max(0, scheduledAt - this.#launchAheadMs - now));
       this.#staged.set(scheduledAt, b);
       batch = b;
     }
@@ -808,7 +821,7 @@ export class JobRunner {
       const byTask = new Map(ready.map((r) => [r.staged.taskId, r]));
       const placement = placeTasks(
         offers,
-        ready.map(({ staged, run, job }) => this.#demand(job, run, staged.taskId)),
+        ready.map(({ staged, run, job }) => ({ ...this.#demand(job, run, staged.taskId), startAtMs: staged.dueAt })),
       );
       const unplaced = new Set(placement.unplaced.map((u) => u.demand.taskId));
       for (const r of ready) if (unplaced.has(r.staged.taskId)) this.#due.push(r.staged);
@@ -819,8 +832,9 @@ export class JobRunner {
             const { staged } = byTask.get(task.taskId)!;
             const record = this.#records.get(staged.job)!;
             const i = record.runs.findIndex((r) => r.id === staged.runId);
-            // Its launch was written ahead; the actual launch time is kept with its next write.
-            record.runs[i] = { ...record.runs[i]!, startedAt: now };
+            // Its launch was written ahead; it starts at its due time on the agent (sent ahead of it),
+            // or now when it is late. Kept with its next write.
+            record.runs[i] = { ...record.runs[i]!, startedAt: Math.max(now, staged.dueAt) };
             this.#emit({ type: 'run_launched', job: staged.job, run: record.runs[i]! });
           }
         }

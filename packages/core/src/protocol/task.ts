@@ -204,6 +204,14 @@ export const TaskInfoSchema = z
     killPolicy: KillPolicySchema.optional(),
     /** Kill the task (TASK_FAILED, REASON_MAX_COMPLETION_TIME_REACHED) if it runs longer. */
     maxCompletionTimeMs: MillisSchema.optional(),
+    /**
+     * Do not start the task before this time (ms since the epoch, the agent's clock). The agent
+     * takes the task at once — resources held, sandbox made, URIs fetched, TASK_STARTING sent — and
+     * starts its process at this time, then reports TASK_RUNNING. A scheduler that launches a little
+     * ahead of a due time so gets its task running on time, whatever the launch path costs. A time
+     * already past starts the task at once.
+     */
+    startAtMs: MillisSchema.optional(),
     labels: LabelsSchema.optional(),
     /** Opaque data for a custom executor. */
     data: BytesSchema.optional(),

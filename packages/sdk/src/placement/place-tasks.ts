@@ -90,6 +90,8 @@ export interface TaskDemand {
   labels?: Record<string, string>;
   /** Copied to the task. */
   maxCompletionTimeMs?: number;
+  /** Copied to the task: the agent starts it at this time (ms since the epoch), not before. */
+  startAtMs?: number;
   /** Copied to the task. */
   data?: Uint8Array;
   /** Where the task may go; see the constraints module. @default [] */
@@ -1038,6 +1040,7 @@ export function placeTasks(offers: readonly Offer[], demands: readonly TaskDeman
     if (demand.killPolicy !== undefined) task.killPolicy = demand.killPolicy;
     if (demand.labels !== undefined) task.labels = demand.labels;
     if (demand.maxCompletionTimeMs !== undefined) task.maxCompletionTimeMs = demand.maxCompletionTimeMs;
+    if (demand.startAtMs !== undefined) task.startAtMs = demand.startAtMs;
     if (demand.data !== undefined) task.data = demand.data;
 
     recordPlacement(shape.group, bin.offer);
