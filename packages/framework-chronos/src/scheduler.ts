@@ -192,7 +192,9 @@ const LOST_STATES = new Set(['TASK_LOST', 'TASK_GONE', 'TASK_UNKNOWN', 'TASK_DRO
 function eventOf(status: TaskStatus, run: Run, job: Job, now: number): RunEvent | 'relaunch' | undefined {
   switch (status.state) {
     case 'TASK_RUNNING':
-      return run.status === 'STARTING' ? { type: 'running', at: now } : undefined;
+      // When the task began running is the agent's word (its status time), kept within what this
+      // clock allows: not before the launch, not after now.
+      return run.status === 'STARTING' ? { type: 'running', at: Math.min(now, Math.max(run.startedAt ?? 0, status.timestampMs)) } : undefined;
     case 'TASK_FINISHED':
       return { type: 'exited', exitCode: 0, at: now };
     case 'TASK_FAILED':

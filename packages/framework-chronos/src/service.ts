@@ -63,6 +63,8 @@ export interface ChronosOptions {
   clock?: EngineClock;
   /** The timers of the schedule and retries. @default setTimeout / clearTimeout */
   timers?: EngineTimers;
+  /** Told of every event of the runner, while this instance leads (as the event stream is). */
+  onEvent?: (event: ChronosEvent) => void;
 }
 
 /** A running Chronos instance. */
@@ -147,6 +149,7 @@ export async function startChronos(options: ChronosOptions = {}): Promise<Chrono
   let leadingWaiters: (() => void)[] = [];
 
   const onEvent = (event: ChronosEvent): void => {
+    options.onEvent?.(event);
     if (event.type === 'run_finished' && event.outcome !== undefined) metrics.runs.inc({ outcome: event.outcome });
     if (event.type === 'run_running' && event.run?.trigger === 'schedule' && event.run.runningAt !== undefined && event.run.scheduledAt !== undefined) {
       metrics.lateness.observe(Math.max(0, event.run.runningAt - event.run.scheduledAt) / 1000);
