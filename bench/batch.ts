@@ -117,7 +117,9 @@ async function runStoa(tasks: number, concurrency: number, perOffer: number, tim
       return job.state === 'SUCCEEDED';
     };
     console.error('batch: warming up (the executors start) …');
-    const warm = await submit(200);
+    // More than one offer's worth on each agent, so both agents' executors are up before the
+    // clock starts (BullMQ's workers are started before its clock too).
+    const warm = await submit(2 * perOffer + 200);
     await waitUntil(() => ended(warm), 60_000, 'the warm-up job');
     console.error(`batch: stoa, ${tasks} tasks …`);
     const started = performance.now();

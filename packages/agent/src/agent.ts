@@ -86,7 +86,7 @@ import {
 } from '@stoa/core';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { Checkpoint, type KillReason, type TaskCheckpoint } from './checkpoint.js';
+import { Checkpoint, type KillReason, type TaskCheckpoint, writeAheadTransport } from './checkpoint.js';
 import type { ContainerExit, Containerizer, ContainerLaunch, RecoveredContainer } from './containerizer/containerizer.js';
 import { ProcessContainerizer, SimulatedContainerizer } from './containerizer/index.js';
 import { Executors, type ExecutorView, hasCommand } from './executors.js';
@@ -329,6 +329,8 @@ class Agent implements AgentHandle {
   private readonly attributes: Attributes;
   private readonly workDir: string | undefined;
   private readonly checkpoint: Checkpoint | undefined;
+  /** The transport, writing the checkpoint before anything goes out when the agent checkpoints. */
+  private readonly transport: Transport;
   private readonly timers: TimerQueue;
   private readonly ownsTimers: boolean;
   private readonly updates: StatusUpdateManager;
@@ -382,7 +384,9 @@ class Agent implements AgentHandle {
     this.attributes = resolveAttributes(options.attributes);
     this.workDir = options.workDir;
     const checkpointing = options.checkpoint ?? kind !== 'simulated';
-    this.checkpoint = checkpointing && this.workDir !== undefined ? new Checkpoint(this.workDir) : undefined;
+    const checkpoint = checkpointing && this.workDir !== undefined ? new Checkpoint(this.workDir, { onError: (error) => this.log.error({ err: error }, 'cannot write the checkpoint; will retry') }) : undefined;
+    this.checkpoint = checkpoint;
+    this.transport = checkpoint ? writeAheadTransport(options.transport, () => checkpoint.sync()) : options.transport;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.killGraceMs = options.killGracePeriodMs ?? 3000;
     this.usageIntervalMs = options.usageIntervalMs ?? (kind === 'simulated' ? 0 : 10_000);
@@ -403,13 +407,13 @@ class Agent implements AgentHandle {
     });
     this.executorsOf = new Executors<TaskRecord>(
       {
-        transport: options.transport,
+        transport: this.transport,
         subjects: this.s,
         containerizer,
         timers: this.timers,
         log: this.log,
         workDir: this.workDir,
-        checkpointing: this.checkpoint !== undefined,
+        checkpoint: this.checkpoint,
         hostname: this.hostname,
         agentId: () => this.agentId,
         isRegistered: () => this.state === 'registered',
@@ -463,11 +467,11 @@ class Agent implements AgentHandle {
     }
     this.armUsage();
     if (this.agentId !== undefined) this.executorsOf.listen(this.agentId); // executors may call before the master answers
-    this.leaderSub = this.options.transport.subscribe(this.s.leader, {
+    this.leaderSub = this.transport.subscribe(this.s.leader, {
       callback: (msg) => this.onLeader(msg),
       onError: (error) => this.log.error({ err: error }, 'leader message handler failed'),
     });
-    this.offStatus = this.options.transport.onStatus((status) => {
+    this.offStatus = this.transport.onStatus((status) => {
       if (status.type === 'reconnect') this.triggerRegister('transport reconnected');
     });
     void this.registerLoop();
@@ -636,9 +640,9 @@ class Agent implements AgentHandle {
     const listenOn = this.agentId ?? this.proposedId;
     if (listenOn !== undefined) {
       this.subscribeCommands(listenOn);
-      await this.options.transport.flush().catch(() => {});
+      await this.transport.flush().catch(() => {});
     }
-    const attempt = async () => this.options.transport.request(this.s.agentCalls(this.principal), encode(AgentCallSchema, call), { timeoutMs: this.requestTimeoutMs });
+    const attempt = async () => this.transport.request(this.s.agentCalls(this.principal), encode(AgentCallSchema, call), { timeoutMs: this.requestTimeoutMs });
     let msg: TransportMsg;
     try {
       msg = this.shared.registerGate ? await this.shared.registerGate(attempt) : await attempt();
@@ -670,7 +674,7 @@ class Agent implements AgentHandle {
     this.subscribeCommands(r.agentId);
     this.executorsOf.listen(r.agentId);
     // Make sure the server has the subscription before anyone is told the agent is registered.
-    await this.options.transport.flush().catch(() => {});
+    await this.transport.flush().catch(() => {});
     this.persistAgent();
     this.log.info({ agentId: r.agentId, masterId: r.masterId, epoch: r.epoch, type: call.type }, 'registered');
     return 'ok';
@@ -699,7 +703,7 @@ class Agent implements AgentHandle {
     if (this.commandSubFor === agentId && this.commandSub && !this.commandSub.isClosed) return;
     this.commandSub?.unsubscribe();
     this.commandSubFor = agentId;
-    this.commandSub = this.options.transport.subscribe(this.s.agentCommands(agentId), {
+    this.commandSub = this.transport.subscribe(this.s.agentCommands(agentId), {
       callback: (msg) => this.onCommand(msg),
       onError: (error) => this.log.error({ err: error }, 'command handler failed'),
     });
@@ -874,8 +878,10 @@ class Agent implements AgentHandle {
       refuse(`insufficient resources on agent ${this.agentId ?? ''}: ${what} ${formatResources(need)}, free are ${formatResources(free)}`);
       return;
     }
+    const custom = executor !== undefined && !builtin;
     const recs = tasks.map((task) => {
-      const runId = newRunId();
+      // A custom executor's tasks take its run and container (Executors.launch sets them).
+      const runId = custom ? '' : newRunId();
       const counted = stripReservations(task.resources);
       this.used = add(this.used, counted);
       const rec: TaskRecord = {
@@ -892,7 +898,7 @@ class Agent implements AgentHandle {
       this.tasksByKey.set(keyOf(frameworkId, task.taskId), rec);
       return rec;
     });
-    if (executor !== undefined && !builtin) {
+    if (custom) {
       this.executorsOf.launch(framework, executor, recs, group); // it counts the executor's resources
       return;
     }
@@ -959,6 +965,7 @@ class Agent implements AgentHandle {
       if (isTerminalState(rec.state) || (this.state as Agent['state']) === 'stopped') return;
     }
     try {
+      this.checkpoint?.sync(); // the task's record is on disk before its container exists
       await this.containerizer.launch(launch);
     } catch (error) {
       rec.phase = 'done';
@@ -1128,6 +1135,7 @@ class Agent implements AgentHandle {
   }
 
   private killContainer(rec: TaskRecord, graceMs: number): void {
+    this.checkpoint?.sync(); // the kill reason is on disk before the container dies
     this.containerizer.kill(rec.containerId, graceMs).catch((error: unknown) => {
       this.log.error({ err: error, taskId: rec.task.taskId }, 'kill failed');
     });
@@ -1163,7 +1171,7 @@ class Agent implements AgentHandle {
 
   /** One call to the master (EXECUTOR_MESSAGE, EXECUTOR_EXITED); rejects unless it answered ok. */
   private async callMaster(call: AgentCall): Promise<void> {
-    const msg = await this.options.transport.request(this.s.agentCalls(this.principal), encode(AgentCallSchema, call), { timeoutMs: this.requestTimeoutMs });
+    const msg = await this.transport.request(this.s.agentCalls(this.principal), encode(AgentCallSchema, call), { timeoutMs: this.requestTimeoutMs });
     const reply = safeDecode(AgentCallReplySchema, msg.data);
     if (!reply.ok) {
       this.counters.invalidMessages++;
@@ -1247,7 +1255,7 @@ class Agent implements AgentHandle {
     if (agentId === undefined) throw new CancelledError('not registered');
     const call: AgentCall = { v: 1, type: 'STATUS_UPDATE', agentId, updates: batch };
     // Built here from statuses checked on the way in (executors' calls are validated): not validated again.
-    const msg = await this.options.transport.request(this.s.agentCalls(this.principal), encodeTrusted(call), { timeoutMs: this.requestTimeoutMs });
+    const msg = await this.transport.request(this.s.agentCalls(this.principal), encodeTrusted(call), { timeoutMs: this.requestTimeoutMs });
     const reply = safeDecode(AgentCallReplySchema, msg.data);
     if (!reply.ok) {
       this.counters.invalidMessages++;
@@ -1272,10 +1280,11 @@ class Agent implements AgentHandle {
   private async recover(): Promise<void> {
     const cp = this.checkpoint!;
     const loaded = cp.load();
-    for (const file of loaded.problems) this.log.warn({ file }, 'unreadable checkpoint file skipped');
+    for (const problem of loaded.problems) this.log.warn({ problem }, 'unreadable checkpoint record skipped');
     if (loaded.agent === undefined) {
-      if (loaded.tasks.length > 0 || loaded.journals.length > 0) {
-        this.log.warn('checkpointed tasks without an agent id: ignored');
+      if (loaded.tasks.length > 0 || loaded.journals.length > 0 || loaded.executors.length > 0) {
+        this.log.warn('checkpointed tasks without an agent id: dropped');
+        cp.reset();
       }
       return;
     }
@@ -1329,7 +1338,7 @@ class Agent implements AgentHandle {
       if (j.pending.length === 0 && !this.tasksByKey.has(keyOf(j.frameworkId, j.taskId))) cp.forgetTask(j.frameworkId, j.taskId);
     }
     // Tasks of custom executors are theirs: the executors re-attach to their processes.
-    const plain = await this.executorsOf.recover(this.tasksByKey.values(), live);
+    const plain = await this.executorsOf.recover(loaded.executors, this.tasksByKey.values(), live);
     if (plain.length === 0) return;
 
     let recovered: RecoveredContainer[];
@@ -1426,7 +1435,7 @@ class Agent implements AgentHandle {
         this.updates.flush();
         if (this.agentId !== undefined) {
           const call: AgentCall = { v: 1, type: 'UNREGISTER', agentId: this.agentId };
-          await this.options.transport
+          await this.transport
             .request(this.s.agentCalls(this.principal), encode(AgentCallSchema, call), { timeoutMs: Math.min(this.requestTimeoutMs, 2000) })
             .catch((error: unknown) => this.log.debug({ err: error }, 'unregister got no answer'));
         }
@@ -1454,6 +1463,11 @@ class Agent implements AgentHandle {
       await this.containerizer.close({ killAll: killTasks }).catch((error: unknown) => this.log.warn({ err: error }, 'containerizer close failed'));
     }
     if (this.ownsTimers) this.timers.close();
+    try {
+      this.checkpoint?.close();
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot close the checkpoint');
+    }
     this.log.info({ agentId: this.agentId, killTasks }, 'agent stopped');
   }
 

@@ -32,10 +32,13 @@
  * - **Default executor.** A LAUNCH_GROUP whose `groupExecutor` has no command is run by the agent
  *   itself, as Mesos' default executor would: its tasks are plain command tasks started together
  *   that share the group's lifetime — when one ends other than TASK_FINISHED, the others are killed.
- * - **Recovery.** Executors are checkpointed (`<workDir>/meta/executors/<frameworkId>/<executorId>.json`)
- *   like tasks; a restarted agent re-attaches to live executor processes and reports those that
+ * - **Recovery.** Executors are checkpointed in the agent's journal (see `checkpoint.ts`) like tasks; a restarted agent re-attaches to live executor processes and reports those that
  *   ended meanwhile. A live executor notices nothing, or, if it called while the agent was away,
  *   re-subscribes with its unacknowledged tasks and updates (the SDK's `ExecutorClient` does).
+ *
+ * - **Events** to executors are queued and published together at the end of the turn, so that the
+ *   checkpoint records behind many of them (the acknowledgements of one ACKNOWLEDGE, say) are
+ *   written once, before the first goes out.
  *
  * Executor ids are tokens of NATS subjects that do not name the framework, so one executor id is
  * used by one framework at a time on an agent: a launch with an id another framework's live
@@ -52,7 +55,7 @@
 
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -63,11 +66,9 @@ import {
   type ExecutorEvent,
   ExecutorEventSchema,
   type ExecutorInfo,
-  ExecutorInfoSchema,
   ExecutorSubscribeReplySchema,
   encode,
   type FrameworkInfo,
-  FrameworkInfoSchema,
   isTerminalState,
   type Resource,
   StoaError,
@@ -85,7 +86,7 @@ import {
   type WireError,
 } from '@stoa/core';
 import type { Logger } from 'pino';
-import { fileNameOf, type KillReason } from './checkpoint.js';
+import { type ExecutorCheckpoint, type ExecutorJournal, fileNameOf, type KillReason } from './checkpoint.js';
 import type { ContainerExit, Containerizer } from './containerizer/containerizer.js';
 import { FetchError, fetchUris } from './fetcher.js';
 import { newRunId } from './sandbox.js';
@@ -130,10 +131,10 @@ export interface ExecutorHost<T extends ExecutorTask> {
   readonly containerizer: Containerizer;
   readonly timers: TimerQueue;
   readonly log: Logger;
-  /** The agent's work dir; without one there are no sandboxes and no checkpoint. */
+  /** The agent's work dir; without one there are no sandboxes. */
   readonly workDir: string | undefined;
-  /** Whether executors are checkpointed. */
-  readonly checkpointing: boolean;
+  /** Where executors are checkpointed; none when the agent does not checkpoint. */
+  readonly checkpoint: ExecutorJournal | undefined;
   /** The host name executors see as `HOST`. */
   readonly hostname: string;
   /** The agent's id; undefined before its first registration. */
@@ -228,21 +229,6 @@ interface ExecutorRecord {
   escalations: Map<string, TimerHandle>;
 }
 
-/** What `meta/executors/<frameworkId>/<executorId>.json` holds. */
-interface ExecutorCheckpoint {
-  frameworkId: string;
-  framework: FrameworkInfo;
-  info: ExecutorInfo;
-  builtin: boolean;
-  runId: string;
-  containerId: string;
-  sandboxDir: string;
-  subscribed: boolean;
-  terminating: boolean;
-  launchedAtMs?: number;
-  groups: string[][];
-}
-
 /** `frameworkId\0executorId`. */
 export function executorKeyOf(frameworkId: string, executorId: string): string {
   return `${frameworkId}\u0000${executorId}`;
@@ -268,6 +254,9 @@ export class Executors<T extends ExecutorTask> {
   private callSub: TransportSubscription | undefined;
   private callSubFor: string | undefined;
   private flushScheduled = false;
+  /** Events to executors, published together at the end of the turn. */
+  private outbox: { subject: string; data: Uint8Array; executorId: string; type: string }[] = [];
+  private outboxScheduled = false;
   private readonly exitReports: { call: AgentCall; attempts: number }[] = [];
   private exitRetry: TimerHandle | undefined;
   private sendingExits = false;
@@ -474,6 +463,7 @@ export class Executors<T extends ExecutorTask> {
       ...(command.user !== undefined ? { user: command.user } : {}),
     };
     try {
+      this.host.checkpoint?.sync(); // the executor's record is on disk before its process exists
       await this.host.containerizer.launch(launch);
     } catch (error) {
       this.abandon(ex, 'REASON_CONTAINER_LAUNCH_FAILED', `cannot launch executor ${ex.info.executorId}: ${messageOf(error)}`);
@@ -577,13 +567,37 @@ export class Executors<T extends ExecutorTask> {
     sendBatch();
   }
 
+  /** Queues an event for an executor; the queue goes out at the end of the turn, in order. */
   private publish(ex: ExecutorRecord, event: ExecutorEvent): void {
     const agentId = this.host.agentId();
     if (agentId === undefined) return;
+    let data: Uint8Array;
     try {
-      this.host.transport.publish(this.host.subjects.executor(agentId, ex.info.executorId), encode(ExecutorEventSchema, event));
+      data = encode(ExecutorEventSchema, event);
     } catch (error) {
-      this.host.log.warn({ err: error, executorId: ex.info.executorId, type: event.type }, 'cannot send an event to an executor');
+      this.host.log.warn({ err: error, executorId: ex.info.executorId, type: event.type }, 'cannot encode an event to an executor');
+      return;
+    }
+    this.outbox.push({ subject: this.host.subjects.executor(agentId, ex.info.executorId), data, executorId: ex.info.executorId, type: event.type });
+    if (this.outboxScheduled) return;
+    this.outboxScheduled = true;
+    queueMicrotask(() => {
+      this.outboxScheduled = false;
+      this.publishQueued();
+    });
+  }
+
+  /** Publishes the queued events (the transport writes the checkpoint first, once). */
+  private publishQueued(): void {
+    const queued = this.outbox;
+    if (queued.length === 0) return;
+    this.outbox = [];
+    for (const e of queued) {
+      try {
+        this.host.transport.publish(e.subject, e.data);
+      } catch (error) {
+        this.host.log.warn({ err: error, executorId: e.executorId, type: e.type }, 'cannot send an event to an executor');
+      }
     }
   }
 
@@ -674,6 +688,7 @@ export class Executors<T extends ExecutorTask> {
   private killProcess(ex: ExecutorRecord, graceMs = EXECUTOR_KILL_GRACE_MS): void {
     if (ex.phase === 'done') return;
     ex.phase = 'terminating';
+    this.host.checkpoint?.sync();
     this.host.containerizer.kill(ex.containerId, graceMs).catch((error: unknown) => {
       this.host.log.error({ err: error, executorId: ex.info.executorId }, 'cannot kill an executor');
     });
@@ -985,8 +1000,7 @@ export class Executors<T extends ExecutorTask> {
    * executors are this class's (their executors are re-attached, or reported as ended); the rest
    * (command tasks, tasks of the default executor) are returned for the agent to recover.
    */
-  async recover(records: Iterable<T>, live: T[]): Promise<T[]> {
-    const saved = this.loadCheckpoints();
+  async recover(saved: readonly ExecutorCheckpoint[], records: Iterable<T>, live: T[]): Promise<T[]> {
     const byTask = new Map<string, string>();
     for (const cp of saved) {
       const key = executorKeyOf(cp.frameworkId, cp.info.executorId);
@@ -1090,18 +1104,9 @@ export class Executors<T extends ExecutorTask> {
   // ---------------------------------------------------------------------------------------------
   // Checkpoint
 
-  private checkpointDir(): string | undefined {
-    return this.host.checkpointing && this.host.workDir !== undefined ? join(this.host.workDir, 'meta', 'executors') : undefined;
-  }
-
-  private fileOf(ex: ExecutorRecord): string | undefined {
-    const dir = this.checkpointDir();
-    return dir === undefined ? undefined : join(dir, fileNameOf(ex.frameworkId), `${fileNameOf(ex.info.executorId)}.json`);
-  }
-
   private save(ex: ExecutorRecord): void {
-    const file = this.fileOf(ex);
-    if (file === undefined || ex.phase === 'done') return;
+    const journal = this.host.checkpoint;
+    if (journal === undefined || ex.phase === 'done') return;
     const cp: ExecutorCheckpoint = {
       frameworkId: ex.frameworkId,
       framework: ex.framework,
@@ -1112,42 +1117,22 @@ export class Executors<T extends ExecutorTask> {
       sandboxDir: ex.sandboxDir,
       subscribed: ex.subscribed,
       terminating: ex.phase === 'terminating',
-      groups: ex.groups,
+      groups: ex.groups.map((g) => [...g]),
     };
     if (ex.launchedAtMs !== undefined) cp.launchedAtMs = ex.launchedAtMs;
     try {
-      mkdirSync(join(file, '..'), { recursive: true });
-      writeFileSync(`${file}.tmp`, JSON.stringify(cp));
-      renameSync(`${file}.tmp`, file);
+      journal.writeExecutor(cp);
     } catch (error) {
       this.host.log.error({ err: error, executorId: ex.info.executorId }, 'cannot checkpoint an executor');
     }
   }
 
   private removeCheckpoint(ex: ExecutorRecord): void {
-    const file = this.fileOf(ex);
-    if (file === undefined) return;
     try {
-      rmSync(file, { force: true });
+      this.host.checkpoint?.forgetExecutor(ex.frameworkId, ex.info.executorId);
     } catch (error) {
       this.host.log.warn({ err: error }, 'cannot remove an executor checkpoint');
     }
-  }
-
-  private loadCheckpoints(): ExecutorCheckpoint[] {
-    const dir = this.checkpointDir();
-    if (dir === undefined) return [];
-    const out: ExecutorCheckpoint[] = [];
-    for (const fw of listDir(dir)) {
-      for (const name of listDir(join(dir, fw))) {
-        if (!name.endsWith('.json')) continue;
-        const file = join(dir, fw, name);
-        const cp = parseExecutorCheckpoint(file);
-        if (cp !== undefined) out.push(cp);
-        else this.host.log.warn({ file }, 'unreadable executor checkpoint skipped');
-      }
-    }
-    return out;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1163,6 +1148,7 @@ export class Executors<T extends ExecutorTask> {
 
   /** Stops answering calls and every timer. Executor processes keep running (the agent's containerizer decides). */
   stop(): void {
+    this.publishQueued();
     this.stopped = true;
     this.callSub?.unsubscribe();
     this.callSub = undefined;
@@ -1172,44 +1158,6 @@ export class Executors<T extends ExecutorTask> {
       ex.shutdownTimer?.cancel();
       for (const t of ex.escalations.values()) t.cancel();
     }
-  }
-}
-
-function parseExecutorCheckpoint(file: string): ExecutorCheckpoint | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as Record<string, unknown>;
-  const info = ExecutorInfoSchema.safeParse(r.info);
-  const framework = FrameworkInfoSchema.safeParse(r.framework);
-  if (!info.success || !framework.success) return undefined;
-  if (typeof r.frameworkId !== 'string' || typeof r.runId !== 'string' || typeof r.containerId !== 'string' || typeof r.sandboxDir !== 'string') return undefined;
-  const groups = Array.isArray(r.groups) ? r.groups.filter((g): g is string[] => Array.isArray(g) && g.every((id) => typeof id === 'string')) : [];
-  const cp: ExecutorCheckpoint = {
-    frameworkId: r.frameworkId,
-    framework: framework.data,
-    info: info.data,
-    builtin: r.builtin === true,
-    runId: r.runId,
-    containerId: r.containerId,
-    sandboxDir: r.sandboxDir,
-    subscribed: r.subscribed === true,
-    terminating: r.terminating === true,
-    groups,
-  };
-  if (typeof r.launchedAtMs === 'number') cp.launchedAtMs = r.launchedAtMs;
-  return cp;
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
 

@@ -188,17 +188,31 @@ describe('StatusUpdateManager', () => {
   it('journals before sending, records acks, and restores what was not acknowledged', async () => {
     const dir = tempDir();
     const cp = new Checkpoint(dir);
-    const first = harness({ journal: cp });
-    const a = first.m.update('f', { taskId: 'task/1', state: 'TASK_STARTING', source: 'SOURCE_AGENT' });
-    const b = first.m.update('f', { taskId: 'task/1', state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
-    const text = readFileSync(cp.journalFile('f', 'task/1'), 'utf8');
-    expect(text.trim().split('\n')).toHaveLength(2);
-    first.m.resume();
-    await waitFor(() => first.flat().length >= 1, { what: 'a send' });
-    first.m.acknowledge('f', 'task/1', a.uuid!);
-    first.m.stop();
+    cleanups.push(() => cp.close());
+    // What the journal on disk held when each batch was sent.
+    const onDiskAtSend: string[][] = [];
+    const sent: StatusUpdate[][] = [];
+    const first = new StatusUpdateManager({
+      send: async (batch) => {
+        onDiskAtSend.push(Checkpoint.read(dir).journals.flatMap((j) => j.pending.map((u) => u.status.uuid!)));
+        sent.push(batch);
+      },
+      journal: cp,
+      retry: { initialMs: 60_000, maxMs: 60_000 },
+    });
+    cleanups.push(() => first.stop());
+    const a = first.update('f', { taskId: 'task/1', state: 'TASK_STARTING', source: 'SOURCE_AGENT' });
+    const b = first.update('f', { taskId: 'task/1', state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
+    first.resume();
+    await waitFor(() => sent.length >= 1, { what: 'a send' });
+    expect(sent[0]!.map((u) => u.status.uuid)).toEqual([a.uuid]);
+    // Both updates were written before the first one went out.
+    expect(onDiskAtSend[0]).toEqual([a.uuid, b.uuid]);
+    first.acknowledge('f', 'task/1', a.uuid!);
+    first.stop();
+    cp.sync();
 
-    const loaded = cp.load();
+    const loaded = Checkpoint.read(dir);
     expect(loaded.journals).toHaveLength(1);
     const journal = loaded.journals[0]!;
     expect(journal.taskId).toBe('task/1');
@@ -210,19 +224,22 @@ describe('StatusUpdateManager', () => {
     await waitFor(() => second.flat().length === 1, { what: 'the resend' });
     expect(second.flat()[0]!.status.uuid).toBe(b.uuid);
     // Restoring does not write the update again.
-    expect(readFileSync(cp.journalFile('f', 'task/1'), 'utf8').split(b.uuid!).length - 1).toBe(1);
+    cp.sync();
+    expect(readFileSync(cp.journalFile, 'utf8').split(b.uuid!).length - 1).toBe(1);
   });
 
   it('skips a journal line cut short by a crash', () => {
     const dir = tempDir();
     const cp = new Checkpoint(dir);
+    cleanups.push(() => cp.close());
     const { m } = harness({ journal: cp });
     const a = m.update('f', { taskId: 't', state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
-    const file = cp.journalFile('f', 't');
-    const whole = readFileSync(file, 'utf8');
+    cp.sync();
+    const whole = readFileSync(cp.journalFile, 'utf8');
     // append half a line, as a kill -9 mid-write would leave it
-    appendFileSync(file, whole.slice(0, 20));
-    const loaded = cp.load();
+    appendFileSync(cp.journalFile, whole.slice(0, 20));
+    const loaded = Checkpoint.read(dir);
+    expect(loaded.problems).toEqual([]);
     expect(loaded.journals[0]!.pending.map((u) => u.status.uuid)).toEqual([a.uuid]);
   });
 });

@@ -173,6 +173,8 @@ export interface UpdateJournalWriter {
    * keeping and may be emptied (so a long-running task's journal does not grow without end).
    */
   clearJournal?(frameworkId: string, taskId: string): void;
+  /** Writes what was appended so far; called before updates are sent (a journal that buffers writes). */
+  sync?(): void;
 }
 
 /** Backoff of resends. */
@@ -379,6 +381,7 @@ export class StatusUpdateManager {
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
     if (this.paused || this.stopped || this.ready.size === 0) return;
+    this.options.journal?.sync?.();
     const now = this.timers.now();
     let batch: StatusUpdate[] = [];
     for (const stream of this.ready) {

@@ -11,6 +11,7 @@ import { encodeTrusted, MemoryBus, MemoryTransport, type StatusUpdate, type Task
 import { NatsTransport } from '@stoa/core/nats';
 import { waitFor } from '@stoa/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Checkpoint } from '../src/checkpoint.js';
 import { type AgentHandle, type AgentOptions, startAgent } from '../src/index.js';
 import { commandTask, FakeMaster, type FakeMasterOptions, testFramework } from './fake-master.js';
 
@@ -167,10 +168,14 @@ describe('agent tasks', () => {
     expect(distinctStates(master, 'ok')).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
     const sandbox = agent.tasks()[0]!.sandboxDir;
     expect(sandbox.startsWith(join(workDir, 'sandboxes', 'fw-1', 'ok'))).toBe(true);
+    // The master has the update: the checkpoint had it first (written ahead of the send).
+    const onDisk = Checkpoint.read(workDir);
+    expect(onDisk.tasks.find((t) => t.task.taskId === 'ok')?.state).toBe('TASK_FINISHED');
+    expect(onDisk.journals.find((j) => j.taskId === 'ok')?.pending.map((u) => u.status.uuid)).toEqual([finished.status.uuid]);
     master.ack(agentId, finished);
     await waitFor(() => agent.tasks().length === 0, { what: 'the task to be forgotten' });
-    expect(existsSync(join(workDir, 'meta', 'tasks', 'fw-1', 'ok.json'))).toBe(false);
-    expect(existsSync(join(workDir, 'meta', 'updates', 'fw-1', 'ok.jsonl'))).toBe(false);
+    await waitFor(() => Checkpoint.read(workDir).tasks.length === 0, { what: 'the checkpoint to forget the task' });
+    expect(Checkpoint.read(workDir).journals).toEqual([]);
   });
 
   it('reports a failing command with its exit code', async () => {
