@@ -1,12 +1,13 @@
 /**
- * A process of simulated agents for the benchmarks: `tsx bench/sim-agents.ts --nats URL --count N`.
+ * A process of simulated agents for the benchmarks: `tsx bench/sim-agents.ts --nats URL --count N
+ * [--prefix sim-agent-]` (a prefix of its own for each process when there are several).
  * Prints `registered N` on stdout once every agent is registered; stops on SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { startSimulatedAgents } from '@stoa/agent';
 import { NatsTransport } from '@stoa/core/nats';
 
-const { values } = parseArgs({ options: { nats: { type: 'string' }, count: { type: 'string' }, resources: { type: 'string' } } });
+const { values } = parseArgs({ options: { nats: { type: 'string' }, count: { type: 'string' }, resources: { type: 'string' }, prefix: { type: 'string' } } });
 const transport = await NatsTransport.connect({ servers: values.nats ?? 'nats://127.0.0.1:4222', name: 'bench-agents' });
 const agents = await startSimulatedAgents({
   transport,
@@ -14,6 +15,7 @@ const agents = await startSimulatedAgents({
   resources: values.resources ?? 'cpus:8;mem:32768;disk:100000;ports:[31000-32000]',
   attributes: (i) => ({ rack: `r${i % 40}`, zone: `z${i % 3}` }),
   concurrency: 500,
+  ...(values.prefix ? { hostnamePrefix: values.prefix } : {}),
 });
 await agents.waitRegistered();
 process.stdout.write(`registered ${agents.agents.length}\n`);

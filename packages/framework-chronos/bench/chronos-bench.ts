@@ -12,7 +12,7 @@
  * runs with `--lease-ms` 15000: adding 10,000 jobs keeps its event loop busy past the default
  * 3 s lease.
  *
- *   npm run bench -- chronos --jobs 10000 [--agents 1000] [--minutes 1] [--every-seconds 60]
+ *   npm run bench -- chronos --jobs 10000 [--agents 1000] [--agent-procs 2] [--minutes 1] [--every-seconds 60]
  */
 import type { ChildProcess } from 'node:child_process';
 import { NatsKvStore, NatsTransport } from '@stoa/core/nats';
@@ -42,7 +42,15 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
     console.error(`chronos: master and ${agentCount} simulated agents …`);
     const httpPort = await freePort();
     procs.push(await child(['packages/cli/src/bin.ts', 'master', '--nats', nats.url, '--http-port', String(httpPort), '--log-level', 'info'], /master running/));
-    procs.push(await child(['bench/sim-agents.ts', '--nats', nats.url, '--count', String(agentCount)], /registered \d+/));
+    // The agents in `--agent-procs` processes (2: one a core), each with its share.
+    const agentProcs = Math.max(1, Number(flags['agent-procs'] ?? 2));
+    const started = await Promise.all(
+      Array.from({ length: agentProcs }, (_, i) => {
+        const count = Math.floor(agentCount / agentProcs) + (i < agentCount % agentProcs ? 1 : 0);
+        return child(['bench/sim-agents.ts', '--nats', nats.url, '--count', String(count), '--prefix', `sim-${i}-`], /registered \d+/);
+      }),
+    );
+    procs.push(...started);
     const logger = pino({ level: process.env.BENCH_DEBUG ? 'warn' : 'silent' }, pino.destination(2));
     // When Chronos hears that each scheduled run is RUNNING, minus its due time.
     const heard: { scheduledAt: number; heardAt: number }[] = [];
@@ -106,6 +114,7 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
     return {
       jobs: jobCount,
       agents: agentCount,
+      agentProcs: Math.max(1, Number(flags['agent-procs'] ?? 2)),
       minutes,
       schedule,
       expectedRuns,
