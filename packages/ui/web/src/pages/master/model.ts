@@ -140,7 +140,7 @@ export interface FileSlice {
   length?: number;
 }
 
-/** Every task state, in lifecycle order, for the state filter. */
+/** Every task state, in lifecycle order, for the state filter (kept equal to the protocol's by packages/ui/test/wire-copies.test.ts). */
 export const TASK_STATES = [
   'TASK_STAGING',
   'TASK_STARTING',
