@@ -36,8 +36,9 @@ import {
   type Transport,
 } from '@stoa/sdk';
 import type { BatchEvent, BatchEventListener } from './events.js';
-import { batchTaskInfo } from './executor/executor-info.js';
-import { decodeTaskOutput } from './executor/task-data.js';
+import { batchBundleInfo, batchTaskInfo } from './executor/executor-info.js';
+import { decodeBundleReport, decodeTaskOutput } from './executor/task-data.js';
+import type { TaskOutput } from './plan/outputs.js';
 import type { BatchMetrics } from './metrics.js';
 import { expandJob, type PlannedTask } from './plan/expand.js';
 import { createGangHold, decideGang, forgetOffers, type GangHold, holdOffers } from './plan/gang.js';
@@ -77,6 +78,8 @@ export interface BatchSchedulerOptions {
   failoverTimeoutMs: number;
   subjectPrefix: string;
   maxTasksPerOffer: number;
+  /** At most this many short tasks of a stage go in one bundle (one task for the master and agent); 1 turns bundles off. */
+  bundleSize: number;
   launchTimeoutMs: number;
   maxGangReleases: number;
   progressIntervalMs: number;
@@ -111,8 +114,17 @@ interface GangRun {
 interface Launch {
   offerIds: string[];
   tasks: TaskInfo[];
-  /** Launch id → job entry, to undo a refused launch. */
+  /** Launch id (or bundle id) → job entry, to undo a refused launch. */
   jobs: Map<string, JobEntry>;
+}
+
+/** What {@link BatchScheduler} takes of a status of one attempt. */
+type StatusOf = Pick<TaskStatus, 'state' | 'message' | 'agentId' | 'exitCode'>;
+
+/** A bundle that was launched and has not ended: its job and its members' launch ids. */
+interface BundleEntry {
+  entry: JobEntry;
+  members: string[];
 }
 
 /** A job's summary, as the API lists it. */
@@ -138,6 +150,8 @@ const BUSY_REFUSE_MS = 1000;
 /** Runs batch jobs on a Stoa cluster. Made and driven by `startBatch`. */
 export class BatchScheduler {
   private readonly jobs = new Map<string, JobEntry>();
+  /** Bundles launched and not ended, by their task id. */
+  private readonly bundles = new Map<string, BundleEntry>();
   private readonly listeners = new Set<BatchEventListener>();
   private client: SchedulerClient | undefined;
   private gang: GangRun | undefined;
@@ -195,8 +209,17 @@ export class BatchScheduler {
     const launched: { taskId: string; agentId?: string }[] = [];
     for (const entry of this.jobs.values()) {
       for (const [launchId, taskId] of Object.entries(entry.state.launches)) {
-        const agentId = entry.state.tasks[taskId]!.agentId;
-        launched.push(agentId === undefined ? { taskId: launchId } : { taskId: launchId, agentId });
+        const { agentId, bundleId } = entry.state.tasks[taskId]!;
+        if (bundleId !== undefined) {
+          const bundle = this.bundles.get(bundleId);
+          if (bundle !== undefined) {
+            bundle.members.push(launchId);
+            continue;
+          }
+          this.bundles.set(bundleId, { entry, members: [launchId] });
+        }
+        const id = bundleId ?? launchId;
+        launched.push(agentId === undefined ? { taskId: id } : { taskId: id, agentId });
       }
     }
     if (launched.length > 0) await client.reconcile(launched).catch((e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'reconciliation failed'));
@@ -358,9 +381,18 @@ export class BatchScheduler {
       await Promise.all(launches.map((l) => this.send(client, l, more)));
     }
     if (pool.size > 0) {
-      const refuseMs = waitUntil !== undefined ? Math.max(MIN_REFUSE_MS, waitUntil - now) : this.hasLaunchable() ? BUSY_REFUSE_MS : IDLE_REFUSE_MS;
+      const busy = this.hasLaunchable();
+      const refuseMs = waitUntil !== undefined ? Math.max(MIN_REFUSE_MS, waitUntil - now) : busy ? BUSY_REFUSE_MS : IDLE_REFUSE_MS;
+      // With work left, an offer too small for it from an agent that runs this framework's tasks
+      // grows again as soon as they end: it is refused only briefly.
+      const ours = busy ? [...pool.values()].filter((o) => (o.executorIds ?? []).includes(this.options.executor.executorId)).map((o) => o.id) : [];
+      const others = ours.length === 0 ? [...pool.keys()] : [...pool.keys()].filter((id) => !ours.includes(id));
       this.options.metrics.offersDeclined.inc(pool.size);
-      await client.decline([...pool.keys()], { refuseMs }).catch((e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'decline failed'));
+      const declined = (e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'decline failed');
+      await Promise.all([
+        ours.length > 0 ? client.decline(ours, { refuseMs: Math.min(refuseMs, MIN_REFUSE_MS) }).catch(declined) : undefined,
+        others.length > 0 ? client.decline(others, { refuseMs }).catch(declined) : undefined,
+      ]);
     }
     await this.reviveOrSuppress();
     this.planWake();
@@ -382,11 +414,15 @@ export class BatchScheduler {
       const now = this.options.clock();
       for (const info of launch.tasks) {
         const entry = launch.jobs.get(info.taskId)!;
-        const taskId = entry.state.launches[info.taskId];
-        if (taskId === undefined) continue;
-        const effects = applyTaskStatus(entry.state, { taskId: info.taskId, state: 'TASK_DROPPED', message: why }, now);
-        this.changed(entry, taskId, effects);
-        this.handleEffects(entry, effects);
+        const bundle = this.bundles.get(info.taskId);
+        if (bundle !== undefined) this.bundles.delete(info.taskId);
+        for (const launchId of bundle?.members ?? [info.taskId]) {
+          const taskId = entry.state.launches[launchId];
+          if (taskId === undefined) continue;
+          const effects = applyTaskStatus(entry.state, { taskId: launchId, state: 'TASK_DROPPED', message: why }, now);
+          this.changed(entry, taskId, effects);
+          this.handleEffects(entry, effects);
+        }
       }
     }
   }
@@ -486,10 +522,31 @@ export class BatchScheduler {
       pool.delete(offer.id);
       hosting.add(offer.agentId);
       launch.offerIds.push(offer.id);
+      /** Tasks that may share a bundle, by job and stage. */
+      const bundled = new Map<string, { entry: JobEntry; taskIds: string[] }>();
       for (const { taskId } of choice.chosen) {
         taken.add(taskId);
         const entry = this.jobs.get(taskId.slice(0, taskId.indexOf('.')))!;
-        this.launchTask(entry, taskId, offer.agentId, now, launch);
+        const planned = entry.planned.get(taskId)!;
+        if (this.options.bundleSize > 1 && planned.run.kind === 'module' && planned.timeoutMs === undefined) {
+          const key = `${entry.jobId}.${planned.stage}`;
+          const group = bundled.get(key);
+          if (group === undefined) bundled.set(key, { entry, taskIds: [taskId] });
+          else group.taskIds.push(taskId);
+        } else {
+          this.launchTask(entry, taskId, offer.agentId, now, launch);
+        }
+      }
+      for (const { entry, taskIds } of bundled.values()) {
+        // As few bundles as the size allows, of sizes that differ by one at most.
+        const count = Math.ceil(taskIds.length / this.options.bundleSize);
+        for (let b = 0, from = 0; b < count; b++) {
+          const to = Math.round(((b + 1) * taskIds.length) / count);
+          const members = taskIds.slice(from, to);
+          if (members.length === 1) this.launchTask(entry, members[0]!, offer.agentId, now, launch);
+          else this.launchBundle(entry, members, offer.agentId, now, launch);
+          from = to;
+        }
       }
     }
     if (launch.tasks.length > 0) launches.push(launch);
@@ -509,6 +566,27 @@ export class BatchScheduler {
     } catch (error) {
       const effects = applyTaskStatus(job, { taskId: launchId, state: 'TASK_ERROR', message: fromUnknown(error).message }, now);
       this.handleEffects(entry, effects);
+    }
+  }
+
+  /** Marks tasks of one stage LAUNCHING in one bundle and adds the bundle's TaskInfo to `launch`. */
+  private launchBundle(entry: JobEntry, taskIds: string[], agentId: string, now: number, launch: Launch): void {
+    const job = entry.state;
+    const launchIds = taskIds.map((taskId) => markLaunching(job, taskId, now, { agentId }));
+    const bundleId = `${launchIds[0]}+${launchIds.length}`;
+    for (const taskId of taskIds) {
+      job.tasks[taskId]!.bundleId = bundleId;
+      this.options.states.markTask(job.jobId, taskId);
+    }
+    this.progressDirty.add(job.jobId);
+    try {
+      const planned = taskIds.map((id) => entry.planned.get(id)!);
+      launch.tasks.push(batchBundleInfo(planned, { agentId, executor: this.options.executor, bundleId, launchIds, inputs: taskInputs(job, taskIds[0]!) }));
+      launch.jobs.set(bundleId, entry);
+      this.bundles.set(bundleId, { entry, members: launchIds });
+    } catch (error) {
+      const message = fromUnknown(error).message;
+      for (const launchId of launchIds) this.handleEffects(entry, applyTaskStatus(job, { taskId: launchId, state: 'TASK_ERROR', message }, now));
     }
   }
 
@@ -557,54 +635,107 @@ export class BatchScheduler {
   /** Applies a batch of statuses; resolves (so they are acknowledged) once their effect is stored. */
   private onUpdate(statuses: TaskStatus[]): Promise<void> {
     const now = this.options.clock();
-    const kills: KillRequest[] = [];
+    const kills = new Map<string, KillRequest>();
     for (const status of statuses) {
+      const bundle = this.bundles.get(status.taskId);
+      if (bundle !== undefined) {
+        this.onBundleStatus(status, bundle, now, kills);
+        continue;
+      }
       const launchId = status.taskId;
       const entry = this.jobs.get(launchId.slice(0, launchId.indexOf('.')));
-      const taskId = entry?.state.launches[launchId];
-      if (entry === undefined || taskId === undefined) {
+      if (entry === undefined || entry.state.launches[launchId] === undefined) {
         // An attempt this scheduler no longer wants (an old gang member, a job ended meanwhile).
-        if (!isTerminalState(status.state) && status.state !== 'TASK_KILLING') kills.push({ taskId: launchId, ...(status.agentId !== undefined ? { agentId: status.agentId } : {}) });
+        if (!isTerminalState(status.state) && status.state !== 'TASK_KILLING') kills.set(launchId, { taskId: launchId, ...(status.agentId !== undefined ? { agentId: status.agentId } : {}) });
         continue;
       }
       const terminal = isTerminalState(status.state);
-      const output = terminal ? decodeTaskOutput(status.data) : undefined;
-      const effects = applyTaskStatus(
-        entry.state,
-        {
-          taskId: launchId,
-          state: status.state,
-          ...(status.message !== undefined ? { message: status.message } : {}),
-          ...(status.agentId !== undefined ? { agentId: status.agentId } : {}),
-          ...(output !== undefined ? { output } : {}),
-        },
-        now,
-      );
-      this.changed(entry, taskId, effects);
-      if (terminal) {
-        this.options.metrics.tasksEnded.inc({ state: status.state });
-        if (this.listeners.size > 0) {
-          const task = entry.state.tasks[taskId]!;
-          this.emit({
-            type: 'TASK_ENDED',
-            jobId: entry.jobId,
-            taskId,
-            launchId,
-            taskState: status.state,
-            state: task.state,
-            ...(status.message !== undefined ? { message: status.message } : {}),
-            ...(status.exitCode !== undefined ? { exitCode: status.exitCode } : {}),
-            atMs: now,
-          });
-        }
-      }
-      for (const effect of effects) if (effect.type === 'KILL') kills.push(killOf(effect));
-      this.endedEffects(entry, effects);
+      this.applyStatus(entry, launchId, status, terminal ? decodeTaskOutput(status.data) : undefined, now, kills);
     }
-    if (kills.length > 0) void this.client?.kill(kills).catch((e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'kill failed'));
+    if (kills.size > 0) void this.client?.kill([...kills.values()]).catch((e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'kill failed'));
     void this.reviveOrSuppress();
     this.planWake();
     return this.options.states.flushed();
+  }
+
+  /**
+   * A bundle's status: the members it reports ended take their ends; TASK_RUNNING starts the
+   * others; a terminal status ends the members it did not report with its own state (a bundle
+   * lost with its agent loses its members).
+   */
+  private onBundleStatus(status: TaskStatus, bundle: BundleEntry, now: number, kills: Map<string, KillRequest>): void {
+    const { entry } = bundle;
+    const launches = entry.state.launches;
+    const report = decodeBundleReport(status.data);
+    for (const end of report?.ended ?? []) {
+      if (launches[end.launchId] === undefined) continue;
+      const member: StatusOf = {
+        state: end.state,
+        ...(end.message !== undefined ? { message: end.message } : {}),
+        ...(end.output.exitCode !== undefined ? { exitCode: end.output.exitCode } : {}),
+        ...(status.agentId !== undefined ? { agentId: status.agentId } : {}),
+      };
+      this.applyStatus(entry, end.launchId, member, end.output, now, kills);
+    }
+    const terminal = isTerminalState(status.state);
+    if (!terminal && status.state !== 'TASK_RUNNING') return;
+    let active = 0;
+    for (const launchId of bundle.members) {
+      const taskId = launches[launchId];
+      if (taskId === undefined) continue;
+      if (!terminal) {
+        active++;
+        if (entry.state.tasks[taskId]!.state === 'LAUNCHING') this.applyStatus(entry, launchId, status, undefined, now, kills);
+        continue;
+      }
+      const message = `its bundle ${status.taskId} ended ${status.state}${status.message !== undefined ? `: ${status.message}` : ''}`;
+      // A bundle that finished without reporting a member lost it.
+      const state = status.state === 'TASK_FINISHED' ? 'TASK_LOST' : status.state;
+      this.applyStatus(entry, launchId, { ...status, state, message }, undefined, now, kills);
+    }
+    if (terminal) this.bundles.delete(status.taskId);
+    else if (active === 0 && status.state !== 'TASK_KILLING') kills.set(status.taskId, { taskId: status.taskId, ...(status.agentId !== undefined ? { agentId: status.agentId } : {}) });
+  }
+
+  /** Applies one status of a current attempt (`launchId`) to its job. */
+  private applyStatus(entry: JobEntry, launchId: string, status: StatusOf, output: TaskOutput | undefined, now: number, kills: Map<string, KillRequest>): void {
+    const taskId = entry.state.launches[launchId];
+    if (taskId === undefined) return;
+    const effects = applyTaskStatus(
+      entry.state,
+      {
+        taskId: launchId,
+        state: status.state,
+        ...(status.message !== undefined ? { message: status.message } : {}),
+        ...(status.agentId !== undefined ? { agentId: status.agentId } : {}),
+        ...(output !== undefined ? { output } : {}),
+      },
+      now,
+    );
+    this.changed(entry, taskId, effects);
+    if (isTerminalState(status.state)) {
+      this.options.metrics.tasksEnded.inc({ state: status.state });
+      if (this.listeners.size > 0) {
+        const task = entry.state.tasks[taskId]!;
+        this.emit({
+          type: 'TASK_ENDED',
+          jobId: entry.jobId,
+          taskId,
+          launchId,
+          taskState: status.state,
+          state: task.state,
+          ...(status.message !== undefined ? { message: status.message } : {}),
+          ...(status.exitCode !== undefined ? { exitCode: status.exitCode } : {}),
+          atMs: now,
+        });
+      }
+    }
+    for (const effect of effects) {
+      if (effect.type !== 'KILL') continue;
+      const kill = killOf(effect);
+      kills.set(kill.taskId, kill);
+    }
+    this.endedEffects(entry, effects);
   }
 
   /** Marks what a transition of `taskId` changed as dirty. */
@@ -621,8 +752,13 @@ export class BatchScheduler {
     if (effects.length === 0) return;
     this.options.states.markJob(entry.jobId);
     this.progressDirty.add(entry.jobId);
-    const kills = effects.filter((e) => e.type === 'KILL').map(killOf);
-    if (kills.length > 0) void this.client?.kill(kills).catch((e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'kill failed'));
+    const kills = new Map<string, KillRequest>();
+    for (const effect of effects) {
+      if (effect.type !== 'KILL') continue;
+      const kill = killOf(effect);
+      kills.set(kill.taskId, kill);
+    }
+    if (kills.size > 0) void this.client?.kill([...kills.values()]).catch((e: unknown) => this.options.logger.warn({ err: fromUnknown(e).message }, 'kill failed'));
     this.endedEffects(entry, effects);
   }
 
@@ -715,18 +851,19 @@ export class BatchScheduler {
 
   /** LAUNCHING attempts older than `launchTimeoutMs` are reconciled: the master says where they are, or that they are lost. */
   private checkLaunches(now: number): void {
-    const stale: { taskId: string; agentId?: string }[] = [];
+    const stale = new Map<string, { taskId: string; agentId?: string }>();
     for (const entry of this.jobs.values()) {
       const job = entry.state;
       if (job.state !== 'RUNNING' || !job.stages.some((s) => s.counts.LAUNCHING > 0)) continue;
       for (const [launchId, taskId] of Object.entries(job.launches)) {
         const t = job.tasks[taskId]!;
         if (t.state === 'LAUNCHING' && (t.launchedAtMs ?? now) + this.options.launchTimeoutMs <= now) {
-          stale.push(t.agentId === undefined ? { taskId: launchId } : { taskId: launchId, agentId: t.agentId });
+          const id = t.bundleId ?? launchId;
+          stale.set(id, t.agentId === undefined ? { taskId: id } : { taskId: id, agentId: t.agentId });
         }
       }
     }
-    if (stale.length > 0) void this.client?.reconcile(stale).catch(() => {});
+    if (stale.size > 0) void this.client?.reconcile([...stale.values()]).catch(() => {});
   }
 
   // ---- offers wanted or not --------------------------------------------------------------------
@@ -787,6 +924,8 @@ export class BatchScheduler {
   }
 }
 
+/** The KILL an effect asks for: of its attempt, or of the bundle the attempt is in. */
 function killOf(effect: Extract<JobEffect, { type: 'KILL' }>): KillRequest {
-  return effect.agentId === undefined ? { taskId: effect.launchId } : { taskId: effect.launchId, agentId: effect.agentId };
+  const taskId = effect.bundleId ?? effect.launchId;
+  return effect.agentId === undefined ? { taskId } : { taskId, agentId: effect.agentId };
 }

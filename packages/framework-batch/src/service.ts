@@ -25,6 +25,9 @@ import { JobStateStore } from './state.js';
 /** The default port of the batch API. */
 export const DEFAULT_BATCH_PORT = 4500;
 
+/** How many module tasks of one stage go in one bundle at most, unless `bundleSize` says otherwise. */
+export const DEFAULT_BUNDLE_SIZE = 64;
+
 /** Options of {@link startBatch}; every field is optional. */
 export interface BatchOptions {
   /** An open transport to the cluster (not closed by `stop()`). @default a NATS connection to `servers` */
@@ -59,6 +62,13 @@ export interface BatchOptions {
   executor?: BatchExecutorInfoOptions;
   /** The most tasks launched on one offer. @default 500 */
   maxTasksPerOffer?: number;
+  /**
+   * At most this many module tasks of one stage (those without a timeout) are launched on one
+   * offer as one bundle: one task for the master and the agent, each member still run, retried
+   * and reported as a task of its own by the batch executor. 1 launches every task alone.
+   * @default 64 ({@link DEFAULT_BUNDLE_SIZE})
+   */
+  bundleSize?: number;
   /** LAUNCHING attempts older than this are reconciled. @default 60000 */
   launchTimeoutMs?: number;
   /** A gang stage that gave its offers back this many times in a row fails its job. @default 5 */
@@ -131,6 +141,7 @@ export async function startBatch(options: BatchOptions = {}): Promise<BatchHandl
       failoverTimeoutMs: options.failoverTimeoutMs ?? 7 * 24 * 3600 * 1000,
       subjectPrefix: options.subjectPrefix ?? 'stoa',
       maxTasksPerOffer: options.maxTasksPerOffer ?? 500,
+      bundleSize: options.bundleSize ?? DEFAULT_BUNDLE_SIZE,
       launchTimeoutMs: options.launchTimeoutMs ?? 60_000,
       maxGangReleases: options.maxGangReleases ?? 5,
       progressIntervalMs: options.progressIntervalMs ?? 250,

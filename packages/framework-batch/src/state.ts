@@ -103,7 +103,10 @@ const DERIVED = new Set(['taskId', 'stage', 'index', 'retries', 'backoffMs', 'ti
 function compactTask(task: TaskProgress): StoredTask {
   if (task.state === 'PENDING' && task.attempt === 0 && task.failures === 0 && task.losses === 0) return 0;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(task)) if (!DERIVED.has(k) && v !== undefined) out[k] = v;
+  for (const k in task) {
+    const v = task[k as keyof TaskProgress];
+    if (v !== undefined && !DERIVED.has(k)) out[k] = v;
+  }
   return out as Partial<TaskProgress>;
 }
 
@@ -112,6 +115,8 @@ interface Tracked {
   /** Each task's position: stage order, then index order. */
   positions: Map<string, number>;
   order: string[];
+  /** Each task's stored JSON by position, as last written; cleared when it is marked. */
+  written: (string | undefined)[];
 }
 
 /** The batch framework's jobs in a Store, written in debounced batches. */
@@ -199,7 +204,7 @@ export class JobStateStore {
   /** Starts tracking a job's changes; its whole state is written at the next flush. */
   track(job: JobState): void {
     const order = job.stages.flatMap((s) => s.taskIds);
-    this.jobs.set(job.jobId, { job, order, positions: new Map(order.map((id, i) => [id, i])) });
+    this.jobs.set(job.jobId, { job, order, positions: new Map(order.map((id, i) => [id, i])), written: new Array(order.length) });
     this.markJob(job.jobId);
   }
 
@@ -208,6 +213,7 @@ export class JobStateStore {
     const tracked = this.jobs.get(jobId);
     const pos = tracked?.positions.get(taskId);
     if (pos === undefined) return;
+    tracked!.written[pos] = undefined;
     const pages = this.dirty.get(jobId);
     if (pages === undefined) this.dirty.set(jobId, new Set([Math.floor(pos / TASKS_PER_PAGE)]));
     else if (pages !== 'all') pages.add(Math.floor(pos / TASKS_PER_PAGE));
@@ -216,7 +222,9 @@ export class JobStateStore {
 
   /** Much of a job changed (it ended, a gang was reset): all of it is written. */
   markJob(jobId: string): void {
-    if (!this.jobs.has(jobId)) return;
+    const tracked = this.jobs.get(jobId);
+    if (tracked === undefined) return;
+    tracked.written.fill(undefined);
     this.dirty.set(jobId, 'all');
     this.schedule();
   }
@@ -262,7 +270,7 @@ export class JobStateStore {
       for (const [jobId, pages] of dirty) {
         const tracked = this.jobs.get(jobId);
         if (tracked === undefined) continue;
-        const { job, order } = tracked;
+        const { job, order, written } = tracked;
         const pageCount = Math.ceil(order.length / TASKS_PER_PAGE);
         const header = {
           v: 1,
@@ -277,8 +285,17 @@ export class JobStateStore {
         };
         const which = pages === 'all' ? Array.from({ length: pageCount }, (_, i) => i) : [...pages];
         for (const p of which) {
-          const slice = order.slice(p * TASKS_PER_PAGE, (p + 1) * TASKS_PER_PAGE).map((id) => compactTask(job.tasks[id]!));
-          puts.push(this.store.put(`batch.jobs.${jobId}.tasks.${p}`, toBytes(slice)));
+          // The page's JSON array, from each task's JSON (only the tasks marked since are encoded again).
+          const parts: string[] = [];
+          for (let pos = p * TASKS_PER_PAGE, end = Math.min(order.length, pos + TASKS_PER_PAGE); pos < end; pos++) {
+            let json = written[pos];
+            if (json === undefined) {
+              json = JSON.stringify(compactTask(job.tasks[order[pos]!]!));
+              written[pos] = json;
+            }
+            parts.push(json);
+          }
+          puts.push(this.store.put(`batch.jobs.${jobId}.tasks.${p}`, encoder.encode(`[${parts.join(',')}]`)));
         }
         puts.push(this.store.put(`batch.jobs.${jobId}.state`, toBytes(header)));
       }

@@ -7,7 +7,7 @@ import { waitFor } from '@stoa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TaskOutput } from '../plan/outputs.js';
 import { BatchExecutor, type ExecutorLink } from './batch-executor.js';
-import { type BatchTaskPayload, decodeTaskOutput, encodeTaskPayload } from './task-data.js';
+import { type BatchTaskPayload, decodeBundleReport, decodeTaskOutput, encodeBundlePayload, encodeTaskPayload, type MemberEnd } from './task-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stoa-batch-executor-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,6 +73,34 @@ function taskInfo(run: BatchTaskPayload['run'], extra: Partial<BatchTaskPayload>
   };
 }
 const mod = (name: string): BatchTaskPayload['run'] => ({ kind: 'module', module: modulePath, export: name });
+
+/** A bundle of `runs` (members `<id>.0`, `<id>.1`, …), with `perMember` resources each. */
+function bundleInfo(id: string, runs: { run: BatchTaskPayload['run']; timeoutMs?: number }[], inputs?: BatchTaskPayload['inputs']): TaskInfo {
+  const members = runs.map(({ run, timeoutMs }, index) => ({
+    launchId: `${id}.${index}`,
+    v: 1 as const,
+    jobId: 'j',
+    stage: 'b',
+    index,
+    count: runs.length,
+    run,
+    env: { STOA_TASK_INDEX: String(index) },
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  }));
+  return {
+    taskId: id,
+    name: 'j.b',
+    agentId: 'agent-1',
+    resources: parseResources(`cpus:${0.5 * runs.length};mem:${64 * runs.length}`),
+    data: encodeBundlePayload({ v: 1, members, ...(inputs !== undefined ? { inputs } : {}) }),
+    executor: { executorId: 'stoa-batch', resources: [] },
+  };
+}
+
+/** Every member end a bundle's statuses reported, in order. */
+function reported(link: FakeLink, bundleId: string): MemberEnd[] {
+  return link.of(bundleId).flatMap((s) => decodeBundleReport(s.data)?.ended ?? []);
+}
 const sh = (command: string): BatchTaskPayload['run'] => ({ kind: 'command', command });
 
 function setup(options: Parameters<typeof BatchExecutor.attach>[1] = {}) {
@@ -197,5 +225,62 @@ describe('BatchExecutor', () => {
     link.emit({ v: 1, type: 'LAUNCH', tasks: [{ ...taskInfo(mod('square')), taskId: 'bad', data: new Uint8Array([1, 2, 3]) }] });
     await waitFor(() => link.last('bad'), { what: 'a refusal' });
     expect(link.last('bad')).toMatchObject({ state: 'TASK_ERROR', reason: 'REASON_TASK_INVALID' });
+  });
+
+  describe('bundles', () => {
+    it('runs each member and reports them all, ending the bundle TASK_FINISHED', async () => {
+      const { link } = setup({ runningDelayMs: 0 });
+      const b = bundleInfo('j.b.0+4', [{ run: mod('square') }, { run: mod('boom') }, { run: mod('sum') }, { run: mod('square') }], [{ taskId: 'j.a.0', stage: 'a', index: 0, result: 5 }]);
+      link.emit({ v: 1, type: 'LAUNCH', tasks: [b] });
+      await waitFor(() => link.ended(b.taskId), { what: 'the bundle ended' });
+      expect(link.of(b.taskId)[0]?.state).toBe('TASK_RUNNING');
+      expect(link.last(b.taskId)?.state).toBe('TASK_FINISHED');
+      const ends = new Map(reported(link, b.taskId).map((e) => [e.launchId, e]));
+      expect([...ends.keys()].sort()).toEqual(['j.b.0+4.0', 'j.b.0+4.1', 'j.b.0+4.2', 'j.b.0+4.3']);
+      expect(ends.get('j.b.0+4.0')).toMatchObject({ state: 'TASK_FINISHED', output: { result: { index: 0, square: 0 } } });
+      expect(ends.get('j.b.0+4.1')).toMatchObject({ state: 'TASK_FAILED', message: 'boom threw Error: boom' });
+      expect(ends.get('j.b.0+4.2')?.output.result).toBe(5);
+      expect(ends.get('j.b.0+4.3')?.output.result).toMatchObject({ index: 3, square: 9 });
+      // The members' ids are not tasks of the agent's: no status names them.
+      expect(link.statuses.every((s) => s.taskId === b.taskId)).toBe(true);
+    });
+
+    it('reports members that ended while others still run, and a member times out by itself', async () => {
+      const { link, executor } = setup({ bundleReportIntervalMs: 20 });
+      const b = bundleInfo('j.b.9+3', [{ run: mod('square') }, { run: mod('slow'), timeoutMs: 100 }, { run: mod('slow') }]);
+      link.emit({ v: 1, type: 'LAUNCH', tasks: [b] });
+      await waitFor(() => reported(link, b.taskId).length === 2, { what: 'the quick and the timed-out member reported' });
+      expect(link.ended(b.taskId)).toBeUndefined();
+      expect(link.of(b.taskId).every((s) => s.state === 'TASK_RUNNING')).toBe(true);
+      const timedOut = reported(link, b.taskId).find((e) => e.launchId === 'j.b.9+3.1');
+      expect(timedOut).toMatchObject({ state: 'TASK_FAILED', reason: 'REASON_MAX_COMPLETION_TIME_REACHED', message: 'timed out after 0.1 s' });
+      expect(executor.running).toBe(1);
+      // Killing the bundle kills what is left of it.
+      link.emit({ v: 1, type: 'KILL', taskId: b.taskId });
+      await waitFor(() => link.ended(b.taskId), { what: 'the killed bundle' });
+      expect(link.last(b.taskId)?.state).toBe('TASK_KILLED');
+      expect(reported(link, b.taskId).find((e) => e.launchId === 'j.b.9+3.2')).toMatchObject({ state: 'TASK_KILLED', message: 'killed' });
+      expect(reported(link, b.taskId)).toHaveLength(3);
+      // A second LAUNCH of the same bundle, or a late KILL, is ignored.
+      const before = link.statuses.length;
+      link.emit({ v: 1, type: 'LAUNCH', tasks: [b] });
+      link.emit({ v: 1, type: 'KILL', taskId: b.taskId });
+      await executor.idle();
+      expect(link.statuses.length).toBe(before);
+    });
+
+    it('shares the bundle\'s resources among its members, queued ones killed at shutdown', async () => {
+      const { link, executor } = setup({ capacity: parseResources('cpus:1;mem:1024') });
+      const b = bundleInfo('j.b.20+5', Array.from({ length: 5 }, () => ({ run: mod('slow') })));
+      link.emit({ v: 1, type: 'LAUNCH', tasks: [b] });
+      // Each member holds cpus 0.5 of the bundle's 2.5: two at once.
+      expect(executor.running).toBe(2);
+      expect(executor.queued).toBe(3);
+      await executor.shutdown(100);
+      expect(link.last(b.taskId)?.state).toBe('TASK_KILLED');
+      const ends = reported(link, b.taskId);
+      expect(ends).toHaveLength(5);
+      expect(ends.every((e) => e.state === 'TASK_KILLED')).toBe(true);
+    });
   });
 });

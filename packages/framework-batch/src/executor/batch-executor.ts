@@ -18,6 +18,11 @@
  *   `message`. A task running past its `maxCompletionTimeMs` is killed and fails with
  *   REASON_MAX_COMPLETION_TIME_REACHED; a KILL ends a task with TASK_KILLED; a payload that is not
  *   a batch task fails with TASK_ERROR.
+ * - **Bundles**: a task whose data is a bundle runs each member as a task of its own (its own
+ *   share of the bundle's resources, its own timeout); the bundle is TASK_RUNNING once a member
+ *   starts (after `runningDelayMs`), reports the members that ended in TASK_RUNNING updates at
+ *   most every `bundleReportIntervalMs`, and ends TASK_FINISHED (TASK_KILLED when it was killed)
+ *   with the rest once every member has ended. A KILL of the bundle kills its members.
  *
  * @example
  * ```ts
@@ -34,7 +39,7 @@ import type { ExecutorClientLogger, ExecutorEvent, ExecutorEventHandler, Executo
 import { DEFAULT_RESULT_LIMIT_BYTES, DEFAULT_STDOUT_TAIL_BYTES, type TaskOutput } from '../plan/outputs.js';
 import { type AbortReason, runCommandTask } from './command-task.js';
 import { runModuleTask, toResult } from './module-task.js';
-import { type BatchTaskPayload, decodeTaskPayload, encodeTaskOutput } from './task-data.js';
+import { type BatchTaskPayload, type BundleReport, decodeTaskData, encodeBundleReport, encodeTaskOutput, type MemberEnd } from './task-data.js';
 
 /** What the batch executor needs of its connection to the agent; `ExecutorClient` is one. */
 export interface ExecutorLink {
@@ -66,12 +71,43 @@ export interface BatchExecutorOptions {
    * @default 0 (always sent)
    */
   runningDelayMs?: number;
+  /** How often a bundle reports the members that ended while others still run. @default 250 */
+  bundleReportIntervalMs?: number;
+}
+
+/** How a task ended, before it is a status. */
+interface Ending {
+  state: 'TASK_FINISHED' | 'TASK_FAILED' | 'TASK_KILLED';
+  message: string;
+  output: TaskOutput;
+  reason?: string;
+  signal?: string;
+}
+
+/** A bundle of tasks the agent launched as one. */
+interface Bundle {
+  info: TaskInfo;
+  members: Entry[];
+  /** Members that have not ended. */
+  left: number;
+  /** Members that ended and were not reported yet, and roughly how many bytes they take. */
+  ended: MemberEnd[];
+  endedBytes: number;
+  killed: boolean;
+  /** Whether its TASK_RUNNING was sent (or planned), so it is sent once. */
+  runningPlanned: boolean;
+  runningTimer?: ReturnType<typeof setTimeout>;
+  reportTimer?: ReturnType<typeof setTimeout>;
+  /** Its statuses are sent one after another, in order. */
+  chain: Promise<unknown>;
 }
 
 /** The life of a task inside the executor. */
 interface Entry {
   info: TaskInfo;
   payload: BatchTaskPayload;
+  /** The bundle it is a member of, if it came in one. */
+  bundle?: Bundle;
   state: 'queued' | 'running' | 'ended';
   abort?: AbortController;
   timer?: ReturnType<typeof setTimeout>;
@@ -87,6 +123,8 @@ const EPSILON = 1e-9;
 const RECENTLY_ENDED = 10_000;
 /** The longest error text (a stack) kept in a task's output. */
 const ERROR_LIMIT = 4096;
+/** A bundle reports at once when its unreported members' outputs reach about this many bytes. */
+const BUNDLE_REPORT_BYTES = 256 * 1024;
 
 /** The life of a {@link BatchExecutor}: taking tasks, shutting down (killing what runs), stopped. */
 export type BatchExecutorState = 'running' | 'stopping' | 'stopped';
@@ -94,9 +132,12 @@ export type BatchExecutorState = 'running' | 'stopping' | 'stopped';
 /** Runs batch tasks for the agent that started it; make one with {@link BatchExecutor.attach}. */
 export class BatchExecutor implements AsyncDisposable {
   private readonly entries = new Map<string, Entry>();
+  private readonly bundles = new Map<string, Bundle>();
   /** Ids of tasks that ended lately, so that a late KILL of one is not answered with TASK_LOST. */
   private readonly recentlyEnded = new Set<string>();
-  private readonly queue: Entry[] = [];
+  /** Tasks waiting for room, from `queueHead` on (taken from the front without shifting the array). */
+  private queue: Entry[] = [];
+  private queueHead = 0;
   private readonly used = new Map<string, number>();
   private runningCount = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -143,21 +184,21 @@ export class BatchExecutor implements AsyncDisposable {
 
   /** Tasks waiting for room. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length - this.queueHead;
   }
 
   /** Takes tasks to run: each starts when there is room for it. */
   launch(tasks: readonly TaskInfo[]): void {
     for (const info of tasks) {
-      if (this.entries.has(info.taskId) || this.recentlyEnded.has(info.taskId)) continue; // a LAUNCH seen twice
+      if (this.entries.has(info.taskId) || this.bundles.has(info.taskId) || this.recentlyEnded.has(info.taskId)) continue; // a LAUNCH seen twice
       if (this.stopping) {
         this.send(info.taskId, { taskId: info.taskId, state: 'TASK_KILLED', message: 'the batch executor is shutting down' });
         continue;
       }
-      let payload: BatchTaskPayload;
+      let data: ReturnType<typeof decodeTaskData>;
       try {
         if (info.data === undefined) throw new Error('the task has no data');
-        payload = decodeTaskPayload(info.data);
+        data = decodeTaskData(info.data);
       } catch (error) {
         this.send(info.taskId, {
           taskId: info.taskId,
@@ -167,15 +208,45 @@ export class BatchExecutor implements AsyncDisposable {
         });
         continue;
       }
-      const entry: Entry = { info, payload, state: 'queued' };
-      this.entries.set(info.taskId, entry);
-      this.queue.push(entry);
+      if (data.kind === 'task') {
+        const entry: Entry = { info, payload: data.payload, state: 'queued' };
+        this.entries.set(info.taskId, entry);
+        this.queue.push(entry);
+        continue;
+      }
+      const { members, inputs } = data.bundle;
+      const bundle: Bundle = { info, members: [], left: 0, ended: [], endedBytes: 0, killed: false, runningPlanned: false, chain: Promise.resolve() };
+      this.bundles.set(info.taskId, bundle);
+      const share = shareOf(info.resources, members.length);
+      for (const { launchId, timeoutMs, ...rest } of members) {
+        if (this.entries.has(launchId) || this.recentlyEnded.has(launchId)) continue;
+        const memberInfo: TaskInfo = {
+          taskId: launchId,
+          name: info.name,
+          agentId: info.agentId,
+          resources: share,
+          ...(timeoutMs !== undefined ? { maxCompletionTimeMs: timeoutMs } : {}),
+          ...(info.killPolicy !== undefined ? { killPolicy: info.killPolicy } : {}),
+        };
+        const entry: Entry = { info: memberInfo, payload: { ...rest, ...(inputs !== undefined ? { inputs } : {}) }, state: 'queued', bundle };
+        bundle.members.push(entry);
+        bundle.left++;
+        this.entries.set(launchId, entry);
+        this.queue.push(entry);
+      }
+      if (bundle.left === 0) this.endBundle(bundle);
     }
     this.pump();
   }
 
-  /** Kills a task: a queued one ends at once, a running one is stopped; both end TASK_KILLED. */
+  /** Kills a task (a bundle: its members): a queued one ends at once, a running one is stopped; both end TASK_KILLED. */
   kill(taskId: string, graceMs?: number): void {
+    const bundle = this.bundles.get(taskId);
+    if (bundle !== undefined) {
+      bundle.killed = true;
+      for (const member of bundle.members) if (member.state !== 'ended') this.kill(member.info.taskId, graceMs);
+      return;
+    }
     const entry = this.entries.get(taskId);
     if (entry === undefined) {
       if (this.recentlyEnded.has(taskId)) return;
@@ -183,11 +254,8 @@ export class BatchExecutor implements AsyncDisposable {
       return;
     }
     if (entry.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(entry), 1);
-      entry.state = 'ended';
-      this.entries.delete(taskId);
-      this.remember(taskId);
-      this.send(taskId, { taskId, state: 'TASK_KILLED', message: 'killed before it started' });
+      this.queue.splice(this.queue.indexOf(entry, this.queueHead), 1);
+      this.finish(entry, { state: 'TASK_KILLED', message: 'killed before it started', output: {} });
     } else if (entry.state === 'running') {
       entry.abort?.abort({ kind: 'kill', graceMs: graceMs ?? entry.info.killPolicy?.gracePeriodMs ?? this.killGraceMs() } satisfies AbortReason);
     }
@@ -199,11 +267,10 @@ export class BatchExecutor implements AsyncDisposable {
    */
   async shutdown(graceMs = this.killGraceMs()): Promise<void> {
     this.stopping = true;
-    for (const entry of this.queue.splice(0)) {
-      entry.state = 'ended';
-      this.entries.delete(entry.info.taskId);
-      this.send(entry.info.taskId, { taskId: entry.info.taskId, state: 'TASK_KILLED', message: 'the batch executor shut down' });
-    }
+    const queued = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    for (const entry of queued) this.finish(entry, { state: 'TASK_KILLED', message: 'the batch executor shut down', output: {} });
     for (const entry of this.entries.values()) {
       if (entry.state === 'running') entry.abort?.abort({ kind: 'shutdown', graceMs } satisfies AbortReason);
     }
@@ -228,11 +295,16 @@ export class BatchExecutor implements AsyncDisposable {
 
   /** Starts queued tasks while there is room. */
   private pump(): void {
-    while (this.queue.length > 0 && !this.stopping) {
-      const next = this.queue[0]!;
+    while (this.queueHead < this.queue.length && !this.stopping) {
+      const next = this.queue[this.queueHead]!;
       if (!this.fits(next.info.resources)) break;
-      this.queue.shift();
+      this.queueHead++;
       this.start(next);
+    }
+    // Drop what was taken once it is most of the array.
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
     }
   }
 
@@ -260,39 +332,106 @@ export class BatchExecutor implements AsyncDisposable {
     this.runningCount++;
     this.account(info.resources, 1);
     const delayMs = this.options.runningDelayMs ?? 0;
-    const sendRunning = () => {
-      entry.runningTimer = undefined;
-      entry.running = this.send(info.taskId, { taskId: info.taskId, state: 'TASK_RUNNING' });
-    };
-    if (delayMs <= 0) sendRunning();
-    else entry.runningTimer = setTimeout(sendRunning, delayMs);
+    const bundle = entry.bundle;
+    if (bundle !== undefined) {
+      if (!bundle.runningPlanned) {
+        bundle.runningPlanned = true;
+        const sendRunning = () => {
+          bundle.runningTimer = undefined;
+          this.sendInBundle(bundle, { taskId: bundle.info.taskId, state: 'TASK_RUNNING' });
+        };
+        if (delayMs <= 0) sendRunning();
+        else bundle.runningTimer = setTimeout(sendRunning, delayMs);
+      }
+    } else {
+      const sendRunning = () => {
+        entry.runningTimer = undefined;
+        entry.running = this.send(info.taskId, { taskId: info.taskId, state: 'TASK_RUNNING' });
+      };
+      if (delayMs <= 0) sendRunning();
+      else entry.runningTimer = setTimeout(sendRunning, delayMs);
+    }
     const timeoutMs = info.maxCompletionTimeMs;
     if (timeoutMs !== undefined) {
       entry.timer = setTimeout(() => entry.abort?.abort({ kind: 'timeout', graceMs: info.killPolicy?.gracePeriodMs ?? this.killGraceMs() } satisfies AbortReason), timeoutMs);
     }
     const done = this.run(entry)
-      .catch((error: unknown): ExecutorStatusInput => ({
-        taskId: info.taskId,
+      .catch((error: unknown): Ending => ({
         state: 'TASK_FAILED',
         message: `the batch executor failed to run it: ${error instanceof Error ? error.message : String(error)}`,
+        output: {},
       }))
-      .then(async (end) => {
+      .then((ending) => {
         if (entry.timer !== undefined) clearTimeout(entry.timer);
         if (entry.runningTimer !== undefined) clearTimeout(entry.runningTimer);
-        entry.state = 'ended';
-        this.entries.delete(info.taskId);
-        this.remember(info.taskId);
         this.runningCount--;
         this.account(info.resources, -1);
+        this.finish(entry, ending);
         this.pump();
-        await entry.running?.catch(() => {});
-        await this.send(info.taskId, end);
       });
     this.track(done);
   }
 
-  /** Runs a task and says how it ended, as the status to send. */
-  private async run(entry: Entry): Promise<ExecutorStatusInput> {
+  /** A task ended: it is forgotten and reported (a bundle member, with its bundle). */
+  private finish(entry: Entry, ending: Ending): void {
+    const { info } = entry;
+    entry.state = 'ended';
+    this.entries.delete(info.taskId);
+    this.remember(info.taskId);
+    const bundle = entry.bundle;
+    if (bundle === undefined) {
+      const status = toStatus(info.taskId, ending);
+      // After its TASK_RUNNING, if that is on its way, so the two arrive in order.
+      if (entry.running === undefined) this.send(info.taskId, status);
+      else this.track(entry.running.then(() => this.send(info.taskId, status)));
+      return;
+    }
+    const { output } = ending;
+    bundle.ended.push({ launchId: info.taskId, state: ending.state, message: ending.message, ...(ending.reason !== undefined ? { reason: ending.reason } : {}), output });
+    bundle.endedBytes += 64 + (output.stdoutTail?.length ?? 0) + (output.stderrTail?.length ?? 0) + (output.error?.length ?? 0) + (output.result === undefined ? 0 : 256);
+    bundle.left--;
+    if (bundle.left === 0) this.endBundle(bundle);
+    else if (bundle.endedBytes >= BUNDLE_REPORT_BYTES) this.reportBundle(bundle);
+    else bundle.reportTimer ??= setTimeout(() => this.reportBundle(bundle), this.options.bundleReportIntervalMs ?? 250);
+  }
+
+  /** Sends what ended of a bundle that still runs, as a TASK_RUNNING. */
+  private reportBundle(bundle: Bundle): void {
+    if (bundle.reportTimer !== undefined) clearTimeout(bundle.reportTimer);
+    bundle.reportTimer = undefined;
+    if (bundle.ended.length === 0 || bundle.left === 0) return;
+    if (bundle.runningTimer !== undefined) clearTimeout(bundle.runningTimer);
+    bundle.runningTimer = undefined;
+    bundle.runningPlanned = true;
+    this.sendInBundle(bundle, { taskId: bundle.info.taskId, state: 'TASK_RUNNING', message: `${bundle.left} of ${bundle.members.length} tasks to go`, data: this.takeReport(bundle) });
+  }
+
+  /** Every member ended: the bundle's terminal status, with what was not reported yet. */
+  private endBundle(bundle: Bundle): void {
+    if (bundle.reportTimer !== undefined) clearTimeout(bundle.reportTimer);
+    if (bundle.runningTimer !== undefined) clearTimeout(bundle.runningTimer);
+    this.bundles.delete(bundle.info.taskId);
+    this.remember(bundle.info.taskId);
+    const state = bundle.killed || this.stopping ? 'TASK_KILLED' : 'TASK_FINISHED';
+    this.sendInBundle(bundle, { taskId: bundle.info.taskId, state, message: `its ${bundle.members.length} tasks ended`, data: this.takeReport(bundle) });
+  }
+
+  private takeReport(bundle: Bundle): Uint8Array {
+    const report: BundleReport = { v: 1, ended: bundle.ended };
+    bundle.ended = [];
+    bundle.endedBytes = 0;
+    return encodeBundleReport(report);
+  }
+
+  /** Sends a bundle's status after its earlier ones. */
+  private sendInBundle(bundle: Bundle, status: ExecutorStatusInput): void {
+    const sent = bundle.chain.then(() => this.send(bundle.info.taskId, status));
+    bundle.chain = sent;
+    this.track(sent);
+  }
+
+  /** Runs a task and says how it ended. */
+  private async run(entry: Entry): Promise<Ending> {
     const { info, payload } = entry;
     const signal = entry.abort!.signal;
     const limit = this.options.resultLimitBytes ?? DEFAULT_RESULT_LIMIT_BYTES;
@@ -353,7 +492,7 @@ export class BatchExecutor implements AsyncDisposable {
     return this.ended(info, 'TASK_FINISHED', 'exited with status 0', { ...output, ...(result.result !== undefined ? { result: result.result } : {}) });
   }
 
-  private aborted(info: TaskInfo, signal: AbortSignal, output: TaskOutput): ExecutorStatusInput {
+  private aborted(info: TaskInfo, signal: AbortSignal, output: TaskOutput): Ending {
     const reason = signal.reason as Partial<AbortReason> | undefined;
     if (reason?.kind === 'timeout') {
       const why = `timed out after ${Number(((info.maxCompletionTimeMs ?? 0) / 1000).toFixed(3))} s`;
@@ -362,15 +501,8 @@ export class BatchExecutor implements AsyncDisposable {
     return this.ended(info, 'TASK_KILLED', reason?.kind === 'shutdown' ? 'the batch executor shut down' : 'killed', output);
   }
 
-  private ended(info: TaskInfo, state: 'TASK_FINISHED' | 'TASK_FAILED' | 'TASK_KILLED', message: string, output: TaskOutput, signal?: string): ExecutorStatusInput {
-    return {
-      taskId: info.taskId,
-      state,
-      message,
-      ...(output.exitCode !== undefined ? { exitCode: output.exitCode } : {}),
-      ...(signal !== undefined ? { signal } : {}),
-      data: encodeTaskOutput(output),
-    };
+  private ended(_info: TaskInfo, state: Ending['state'], message: string, output: TaskOutput, signal?: string): Ending {
+    return { state, message, output, ...(signal !== undefined ? { signal } : {}) };
   }
 
   /** Sends a status; a failure is logged (the client keeps retrying what it can). */
@@ -391,4 +523,24 @@ export class BatchExecutor implements AsyncDisposable {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
+}
+
+/** The status that reports how a task ended. */
+function toStatus(taskId: string, e: Ending): ExecutorStatusInput {
+  return {
+    taskId,
+    state: e.state,
+    message: e.message,
+    ...(e.output.exitCode !== undefined ? { exitCode: e.output.exitCode } : {}),
+    ...(e.signal !== undefined ? { signal: e.signal } : {}),
+    ...(e.reason !== undefined ? { reason: e.reason as ExecutorStatusInput['reason'] } : {}),
+    data: encodeTaskOutput(e.output),
+  };
+}
+
+/** One member's share of a bundle's resources: its scalars divided among `members` (the members of a bundle are alike). */
+function shareOf(resources: readonly Resource[], members: number): Resource[] {
+  const out: Resource[] = [];
+  for (const r of resources) if (r.type === 'SCALAR') out.push({ ...r, scalar: (r.scalar ?? 0) / members });
+  return out;
 }

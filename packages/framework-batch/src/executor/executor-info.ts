@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { type ExecutorInfo, parseResources, type Resource, type TaskInfo, ValidationError } from '@stoa/sdk';
 import type { PlannedTask } from '../plan/expand.js';
 import type { TaskInput } from '../plan/outputs.js';
-import { encodeTaskPayload } from './task-data.js';
+import { type BatchTaskPayload, encodeBundlePayload, encodeTaskPayload } from './task-data.js';
 
 /** The batch executor's id on every agent, unless told otherwise. */
 export const BATCH_EXECUTOR_ID = 'stoa-batch';
@@ -125,14 +125,7 @@ export interface BatchTaskInfoOptions {
  */
 export function batchTaskInfo(task: PlannedTask, options: BatchTaskInfoOptions): TaskInfo {
   const data = encodeTaskPayload({
-    v: 1,
-    jobId: task.jobId,
-    stage: task.stage,
-    index: task.index,
-    count: task.count,
-    run: task.run,
-    ...(task.args !== undefined ? { args: task.args } : {}),
-    env: task.env,
+    ...payloadOf(task),
     ...(options.inputs !== undefined && options.inputs.length > 0 ? { inputs: options.inputs } : {}),
   });
   const limit = options.maxDataBytes ?? DEFAULT_MAX_TASK_DATA_BYTES;
@@ -150,6 +143,72 @@ export function batchTaskInfo(task: PlannedTask, options: BatchTaskInfoOptions):
     executor: options.executor,
     ...(task.timeoutMs !== undefined ? { maxCompletionTimeMs: task.timeoutMs } : {}),
     labels: { 'stoa.batch/job': task.jobId, 'stoa.batch/stage': task.stage, 'stoa.batch/index': String(task.index) },
+    data,
+  };
+}
+
+/** What the executor reads of a planned task, its parents' results aside. */
+function payloadOf(task: PlannedTask): Omit<BatchTaskPayload, 'inputs'> {
+  return {
+    v: 1,
+    jobId: task.jobId,
+    stage: task.stage,
+    index: task.index,
+    count: task.count,
+    run: task.run,
+    ...(task.args !== undefined ? { args: task.args } : {}),
+    env: task.env,
+  };
+}
+
+/** Options of {@link batchBundleInfo}. */
+export interface BatchBundleInfoOptions {
+  /** The agent of the offer it is launched on. */
+  agentId: string;
+  /** The executor to run it (from {@link batchExecutorInfo}). */
+  executor: ExecutorInfo;
+  /** The bundle's task id. */
+  bundleId: string;
+  /** The launch id of each member's attempt, in the order of the tasks. */
+  launchIds: readonly string[];
+  /** The results of the parents of the members' stage. @default none */
+  inputs?: TaskInput[];
+  /** One member's resources (say, re-roled for a reservation). @default the first task's */
+  resources?: Resource[];
+  /** Refuse a payload larger than this. @default 524288 */
+  maxDataBytes?: number;
+}
+
+/**
+ * Planned tasks of one stage as one TaskInfo that launches them all on the batch executor (a
+ * bundle): its resources are the members' together, its data their payloads and launch ids.
+ * @throws `ValidationError` when the payload is over `maxDataBytes`
+ */
+export function batchBundleInfo(tasks: readonly PlannedTask[], options: BatchBundleInfoOptions): TaskInfo {
+  const first = tasks[0]!;
+  const data = encodeBundlePayload({
+    v: 1,
+    members: tasks.map((task, i) => ({
+      launchId: options.launchIds[i]!,
+      ...payloadOf(task),
+      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+    })),
+    ...(options.inputs !== undefined && options.inputs.length > 0 ? { inputs: options.inputs } : {}),
+  });
+  const limit = options.maxDataBytes ?? DEFAULT_MAX_TASK_DATA_BYTES;
+  if (data.length > limit) {
+    throw new ValidationError(`bundle ${options.bundleId} of ${tasks.length} tasks would carry ${data.length} bytes, over the limit of ${limit}`, {
+      details: { field: 'inputs', taskId: options.bundleId, bytes: data.length, limit },
+    });
+  }
+  const one = options.resources ?? first.resources;
+  return {
+    taskId: options.bundleId,
+    name: `${first.jobId}.${first.stage}`,
+    agentId: options.agentId,
+    resources: one.map((r) => (r.type === 'SCALAR' ? { ...r, scalar: (r.scalar ?? 0) * tasks.length } : r)),
+    executor: options.executor,
+    labels: { 'stoa.batch/job': first.jobId, 'stoa.batch/stage': first.stage, 'stoa.batch/bundle': String(tasks.length) },
     data,
   };
 }

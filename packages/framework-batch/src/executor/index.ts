@@ -10,8 +10,10 @@ export { type AbortReason, type CommandTaskOptions, type CommandTaskResult, runC
 export {
   BATCH_EXECUTOR_ID,
   DEFAULT_MAX_TASK_DATA_BYTES,
+  type BatchBundleInfoOptions,
   type BatchExecutorInfoOptions,
   type BatchTaskInfoOptions,
+  batchBundleInfo,
   batchExecutorInfo,
   batchTaskInfo,
 } from './executor-info.js';
@@ -19,11 +21,21 @@ export { type BatchTaskContext, type BatchTaskFunction, type ModuleTaskResult, r
 export { type RunBatchExecutorOptions, runBatchExecutor } from './run-executor.js';
 export { TailBuffer } from './tail-buffer.js';
 export {
+  type BatchBundlePayload,
+  BatchBundlePayloadSchema,
   type BatchTaskPayload,
   BatchTaskPayloadSchema,
+  type BundleReport,
+  BundleReportSchema,
+  decodeBundleReport,
+  decodeTaskData,
   decodeTaskOutput,
   decodeTaskPayload,
+  encodeBundlePayload,
+  encodeBundleReport,
   encodeTaskOutput,
   encodeTaskPayload,
+  MEMBER_END_STATES,
+  type MemberEnd,
   TaskOutputSchema,
 } from './task-data.js';

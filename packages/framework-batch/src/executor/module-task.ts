@@ -58,14 +58,32 @@ function describe(error: unknown): { error: string; stack?: string } {
   return { error: `threw a non-error: ${String(error)}` };
 }
 
-/** Imports `module` and calls its `exportName` with `context`. Never rejects. */
+/**
+ * Modules imported so far, by the name tasks give them. Node caches modules too, but each
+ * `import()` still goes through the loader (and its hooks, when some are registered), which costs
+ * more than a short task itself.
+ */
+const imported = new Map<string, Promise<Record<string, unknown>>>();
+
+function importOnce(module: string): Promise<Record<string, unknown>> {
+  let ns = imported.get(module);
+  if (ns === undefined) {
+    ns = import(specifierOf(module)) as Promise<Record<string, unknown>>;
+    imported.set(module, ns);
+    // A module that failed to load is tried again by the next task (it may have been fixed).
+    ns.catch(() => imported.delete(module));
+  }
+  return ns;
+}
+
+/** Imports `module` (once per process) and calls its `exportName` with `context`. Never rejects. */
 export async function runModuleTask(module: string, exportName: string, context: BatchTaskContext): Promise<ModuleTaskResult> {
   const started = Date.now();
   const elapsed = () => Date.now() - started;
   const { signal } = context;
   let fn: unknown;
   try {
-    const ns = (await import(specifierOf(module))) as Record<string, unknown>;
+    const ns = await importOnce(module);
     fn = ns[exportName];
   } catch (error) {
     return { ok: false, aborted: false, error: `cannot import ${module}: ${describe(error).error}`, durationMs: elapsed() };
@@ -74,24 +92,32 @@ export async function runModuleTask(module: string, exportName: string, context:
     return { ok: false, aborted: false, error: `${module} has no function export "${exportName}"`, durationMs: elapsed() };
   }
   if (signal.aborted) return { ok: false, aborted: true, error: 'aborted before it started', durationMs: elapsed() };
+  let returned: unknown;
+  try {
+    returned = (fn as BatchTaskFunction)(context);
+  } catch (error) {
+    return { ok: false, aborted: false, ...describe(error), durationMs: elapsed() };
+  }
+  // A function that returned a value (not a promise) is done: no race with the abort to set up.
+  if (!isThenable(returned)) return { ok: true, value: returned, durationMs: elapsed() };
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<ModuleTaskResult>((resolve) => {
     onAbort = () => resolve({ ok: false, aborted: true, error: 'aborted', durationMs: elapsed() });
     signal.addEventListener('abort', onAbort, { once: true });
   });
-  const ran = (async (): Promise<ModuleTaskResult> => {
-    try {
-      const value = await (fn as BatchTaskFunction)(context);
-      return { ok: true, value, durationMs: elapsed() };
-    } catch (error) {
-      return { ok: false, aborted: false, ...describe(error), durationMs: elapsed() };
-    }
-  })();
+  const ran = Promise.resolve(returned).then(
+    (value): ModuleTaskResult => ({ ok: true, value, durationMs: elapsed() }),
+    (error: unknown): ModuleTaskResult => ({ ok: false, aborted: false, ...describe(error), durationMs: elapsed() }),
+  );
   try {
     return await Promise.race([ran, aborted]);
   } finally {
     if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** A value as a task result: JSON-normalised and within `limitBytes`, or why not. Undefined stays no result. */

@@ -38,6 +38,22 @@ function start(job: JobState, taskId: string, now: number): string {
 }
 
 describe('job state', () => {
+  it('finds a task that became PENDING again behind those launched, however the walk went before', () => {
+    const spec = validateJobSpec({ name: 'big', stages: [{ name: 's', count: 50, task: task({ retries: 3, backoffSeconds: 0 }) }] });
+    const job = createJobState(spec, { now: 0 });
+    const launchIds = new Map<string, string>();
+    // Launch in rounds of 10, as offers come.
+    for (let round = 0; round < 5; round++) for (const id of launchableTasks(job, 10)) launchIds.set(id, start(job, id, 1));
+    expect(launchableTasks(job)).toEqual([]);
+    // Task 3 fails and is retried at once; task 41 is lost: both are launchable again, in order.
+    applyTaskStatus(job, { taskId: launchIds.get('big.s.41')!, state: 'TASK_LOST' }, 2);
+    applyTaskStatus(job, { taskId: launchIds.get('big.s.3')!, state: 'TASK_FAILED' }, 2);
+    expect(launchableTasks(job, 1)).toEqual(['big.s.3']);
+    expect(launchableTasks(job)).toEqual(['big.s.3', 'big.s.41']);
+    start(job, 'big.s.3', 3);
+    expect(launchableTasks(job)).toEqual(['big.s.41']);
+  });
+
   it('runs a stage only after its dependencies, and hands results on', () => {
     const job = createJobState(mapReduce(), { now: 0 });
     expect(launchableTasks(job)).toEqual(['mr.map.0', 'mr.map.1', 'mr.map.2']);

@@ -72,6 +72,8 @@ export interface TaskProgress {
   timeoutMs?: number;
   /** The id the current attempt was launched under, while it is LAUNCHING or RUNNING. */
   launchId?: string;
+  /** The bundle the current attempt was launched in (the task id the agent knows), if it was. */
+  bundleId?: string;
   /** The agent of the current or last attempt. */
   agentId?: string;
   /** Since when it has been launchable: the delay-scheduling clock. Set while PENDING in a ready stage. */
@@ -122,8 +124,8 @@ export interface JobState {
 
 /** What a scheduler must do after a transition. */
 export type JobEffect =
-  /** Kill an attempt (timed out, or its job or gang ended): KILL `launchId` on `agentId`. */
-  | { type: 'KILL'; taskId: string; launchId: string; agentId?: string }
+  /** Kill an attempt (timed out, or its job or gang ended): KILL `launchId` (or the bundle it is in) on `agentId`. */
+  | { type: 'KILL'; taskId: string; launchId: string; agentId?: string; bundleId?: string }
   /** The job ended. */
   | { type: 'JOB_ENDED'; state: Exclude<JobRunState, 'RUNNING'>; reason?: JobEndReason; message: string };
 
@@ -220,11 +222,23 @@ function stageOf(job: JobState, name: string): StagePlan {
   return stage;
 }
 
+/**
+ * Per stage, a position in its `taskIds` before which no task is PENDING: where
+ * {@link launchableTasks} starts looking, so a stage of 100,000 tasks is not walked from the
+ * start at every offer. Kept beside the state (which stays plain data); a restored state starts at 0.
+ */
+const pendingFrom = new WeakMap<StagePlan, number>();
+
 function setState(job: JobState, task: TaskProgress, state: BatchTaskState): void {
-  const counts = stageOf(job, task.stage).counts;
+  const stage = stageOf(job, task.stage);
+  const counts = stage.counts;
   counts[task.state]--;
   counts[state]++;
   task.state = state;
+  if (state === 'PENDING') {
+    const at = stage.taskIds[task.index] === task.taskId ? task.index : 0;
+    if (at < (pendingFrom.get(stage) ?? 0)) pendingFrom.set(stage, at);
+  }
 }
 
 function stageSucceeded(stage: StagePlan): boolean {
@@ -264,13 +278,17 @@ export function launchableTasks(job: JobState, limit = Number.POSITIVE_INFINITY)
       }
       continue;
     }
-    for (const taskId of stage.taskIds) {
-      if (budget <= 0) break;
-      if (job.tasks[taskId]!.state === 'PENDING') {
-        out.push(taskId);
+    const ids = stage.taskIds;
+    let i = pendingFrom.get(stage) ?? 0;
+    let firstPending: number | undefined;
+    for (; i < ids.length && budget > 0; i++) {
+      if (job.tasks[ids[i]!]!.state === 'PENDING') {
+        firstPending ??= i;
+        out.push(ids[i]!);
         budget--;
       }
     }
+    pendingFrom.set(stage, firstPending ?? i);
   }
   return out;
 }
@@ -281,7 +299,7 @@ export function launchableTasks(job: JobState, limit = Number.POSITIVE_INFINITY)
  * @throws `InvalidOperationError` when the task is not PENDING in a ready stage, the job has
  * ended, or `parallelism` is reached
  */
-export function markLaunching(job: JobState, taskId: string, now: number, where: { agentId?: string } = {}): string {
+export function markLaunching(job: JobState, taskId: string, now: number, where: { agentId?: string; bundleId?: string } = {}): string {
   const task = job.tasks[taskId];
   const refuse = (why: string) => new InvalidOperationError(`cannot launch ${taskId}: ${why}`, { details: { jobId: job.jobId, taskId } });
   if (task === undefined) throw refuse('no such task');
@@ -295,6 +313,7 @@ export function markLaunching(job: JobState, taskId: string, now: number, where:
   task.launchId = launchId;
   task.launchedAtMs = now;
   if (where.agentId !== undefined) task.agentId = where.agentId;
+  if (where.bundleId !== undefined) task.bundleId = where.bundleId;
   delete task.pendingSinceMs;
   delete task.startedAtMs;
   delete task.timeoutAtMs;
@@ -471,12 +490,19 @@ export function taskInputs(job: JobState, taskId: string): TaskInput[] {
 // ---- inside ---------------------------------------------------------------------------------
 
 function killOf(task: TaskProgress): JobEffect {
-  return { type: 'KILL', taskId: task.taskId, launchId: task.launchId!, ...(task.agentId !== undefined ? { agentId: task.agentId } : {}) };
+  return {
+    type: 'KILL',
+    taskId: task.taskId,
+    launchId: task.launchId!,
+    ...(task.agentId !== undefined ? { agentId: task.agentId } : {}),
+    ...(task.bundleId !== undefined ? { bundleId: task.bundleId } : {}),
+  };
 }
 
 function endAttempt(job: JobState, task: TaskProgress): void {
   if (task.launchId !== undefined) delete job.launches[task.launchId];
   delete task.launchId;
+  delete task.bundleId;
   delete task.timeoutAtMs;
 }
 
