@@ -13,7 +13,7 @@
  *   dynamically; without it the BullMQ figure is null).
  *
  * Flags: `--tasks` (100000), `--concurrency` (100 per agent / per worker), `--per-offer` (tasks
- * per offer, 500), `--timeout-ms` (600000), `--profile DIR` (the master and the agents write V8 CPU
+ * per offer, 500), `--bundle-size` (module tasks per bundle, the framework's default; 1 = none), `--timeout-ms` (600000), `--profile DIR` (the master and the agents write V8 CPU
  * profiles there; the framework's, in this process, with `node --cpu-prof --import tsx bench/run.ts …`),
  * `--work-dir DIR` (where the agents' work dirs go, checkpoints included: the OS temp dir by
  * default; `/dev/shm` shows what the agents' checkpoint writes cost). `BENCH_DEBUG=1` also prints
@@ -26,8 +26,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBatch } from '@stoa/framework-batch';
+import { DEFAULT_BUNDLE_SIZE, startBatch } from '@stoa/framework-batch';
 import { freePort, startNats } from '@stoa/testkit';
+import { procStats } from './launch.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = process.env;
@@ -53,17 +54,38 @@ function child(args: string[], ready: RegExp, options: { env?: Record<string, st
   });
 }
 
+/** Pids of the processes started for `dir` (the agents' batch executors), found as {@link killLeftovers} finds them. */
+function pidsUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) || readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir)) pids.push(Number(pid));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds each part of the Stoa side has used so far. */
+interface CpuSnapshot {
+  master: number;
+  agents: number;
+  executors: number;
+  nats: number;
+  framework: number;
+}
+
 /**
  * Kills what the agents left running under `dir` (their batch executors: tasks outlive a stopped
  * agent by design), found by the unique temp dir in their command lines or environments.
  */
 function killLeftovers(dir: string): void {
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+  for (const pid of pidsUnder(dir)) {
     try {
-      const mine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) || readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir);
-      if (mine) process.kill(Number(pid), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
-      // gone meanwhile, or not ours to read
+      // gone meanwhile
     }
   }
 }
@@ -82,7 +104,15 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
 }
 
 /** Stoa: submit-to-end of one job of `tasks` no-op module tasks on 2 agents. */
-async function runStoa(tasks: number, concurrency: number, perOffer: number, timeoutMs: number, profileDir: string | undefined, workRoot: string): Promise<number> {
+async function runStoa(
+  tasks: number,
+  concurrency: number,
+  perOffer: number,
+  timeoutMs: number,
+  profileDir: string | undefined,
+  workRoot: string,
+  bundleSize: number | undefined,
+): Promise<{ ms: number; cpu: CpuSnapshot }> {
   const nats = await startNats({ jetstream: true });
   const work = mkdtempSync(join(workRoot, 'stoa-bench-batch-'));
   const procs: ChildProcess[] = [];
@@ -102,6 +132,7 @@ async function runStoa(tasks: number, concurrency: number, perOffer: number, tim
       servers: nats.url,
       httpPort: 0,
       maxTasksPerOffer: perOffer,
+      ...(bundleSize !== undefined ? { bundleSize } : {}),
       executor: { resources: 'cpus:1;mem:1024', maxConcurrency: concurrency },
     });
     await batch.waitLeading();
@@ -122,6 +153,19 @@ async function runStoa(tasks: number, concurrency: number, perOffer: number, tim
     const warm = await submit(2 * perOffer + 200);
     await waitUntil(() => ended(warm), 60_000, 'the warm-up job');
     console.error(`batch: stoa, ${tasks} tasks …`);
+    const cpuNow = (): CpuSnapshot => {
+      const cpu = (pids: (number | undefined)[]) => pids.reduce((sum: number, pid) => sum + (pid === undefined ? 0 : procStats(pid).cpuSec), 0);
+      const agentPids = procs.slice(1).map((p) => p.pid);
+      const usage = process.cpuUsage();
+      return {
+        master: cpu([procs[0]!.pid]),
+        agents: cpu(agentPids),
+        executors: cpu(pidsUnder(work).filter((pid) => !agentPids.includes(pid))),
+        nats: cpu([nats.pid]),
+        framework: (usage.user + usage.system) / 1e6,
+      };
+    };
+    const cpuBefore = cpuNow();
     const started = performance.now();
     const jobId = await submit(tasks);
     /** With BENCH_DEBUG: tasks ended per 250 ms since the submit, printed at the end. */
@@ -149,8 +193,11 @@ async function runStoa(tasks: number, concurrency: number, perOffer: number, tim
     await Promise.race([done, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`stoa: not done after ${timeoutMs} ms`)), timeoutMs)))]);
     clearTimeout(timer);
     clearInterval(progress);
+    const ms = performance.now() - started;
+    const cpuAfter = cpuNow();
     if (debug) console.error(`batch: tasks ended per 250 ms: ${Array.from(endedPerSlot, (n) => n ?? 0).join(' ')}`);
-    return performance.now() - started;
+    const perTask = (k: keyof CpuSnapshot) => Math.round(((cpuAfter[k] - cpuBefore[k]) * 1e6) / tasks);
+    return { ms, cpu: { master: perTask('master'), agents: perTask('agents'), executors: perTask('executors'), nats: perTask('nats'), framework: perTask('framework') } };
   } finally {
     await stopAll(procs);
     killLeftovers(work);
@@ -227,7 +274,8 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
   const timeoutMs = Number(flags['timeout-ms'] ?? 600_000);
   const profileDir = typeof flags.profile === 'string' ? flags.profile : undefined;
   const workRoot = typeof flags['work-dir'] === 'string' ? flags['work-dir'] : tmpdir();
-  const stoaMs = await runStoa(tasks, concurrency, perOffer, timeoutMs, profileDir, workRoot);
+  const bundleSize = flags['bundle-size'] !== undefined ? Number(flags['bundle-size']) : undefined;
+  const { ms: stoaMs, cpu } = await runStoa(tasks, concurrency, perOffer, timeoutMs, profileDir, workRoot, bundleSize);
   const bullmqMs = await runBullmq(tasks, concurrency, timeoutMs).catch((error: unknown) => {
     console.error(`batch: the BullMQ side could not run, no BullMQ figure: ${error instanceof Error ? error.message.split('\n').find((l) => /Error:/.test(l)) ?? error.message.slice(0, 300) : String(error)}`);
     return null;
@@ -235,6 +283,7 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
   return {
     tasks,
     ...(workRoot !== tmpdir() ? { workDir: workRoot } : {}),
+    bundleSize: bundleSize ?? DEFAULT_BUNDLE_SIZE,
     agents: 2,
     workers: 2,
     concurrency,
@@ -242,5 +291,7 @@ export async function run(flags: Record<string, string | boolean | undefined>) {
     bullmqJobsPerSec: bullmqMs === null ? null : Math.round((tasks / bullmqMs) * 1000),
     stoaMs: Math.round(stoaMs),
     bullmqMs: bullmqMs === null ? null : Math.round(bullmqMs),
+    /** CPU microseconds per task of each part of the Stoa side, during the timed job. */
+    stoaCpuUsPerTask: cpu,
   };
 }
