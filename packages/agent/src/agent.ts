@@ -964,8 +964,12 @@ class Agent implements AgentHandle {
       // (The agent may have stopped while the task waited.)
       if (isTerminalState(rec.state) || (this.state as Agent['state']) === 'stopped') return;
     }
+    // When the container starts: its TASK_RUNNING says so, however long the agent takes to report
+    // it (starting thousands of tasks at one moment, the reports come after every launch).
+    let launchedAtMs: number;
     try {
       this.checkpoint?.sync(); // the task's record is on disk before its container exists
+      launchedAtMs = this.timers.now();
       await this.containerizer.launch(launch);
     } catch (error) {
       rec.phase = 'done';
@@ -974,7 +978,7 @@ class Agent implements AgentHandle {
       return;
     }
     rec.phase = 'running';
-    rec.launchedAtMs = this.timers.now();
+    rec.launchedAtMs = launchedAtMs;
     this.saveTask(rec);
     this.watch(rec);
     if (rec.killReason !== undefined) {
@@ -995,7 +999,7 @@ class Agent implements AgentHandle {
         rec.healthy = true;
         extra.healthy = true;
       }
-      this.emit(rec, 'TASK_RUNNING', 'SOURCE_EXECUTOR', extra);
+      this.emit(rec, 'TASK_RUNNING', 'SOURCE_EXECUTOR', extra, rec.launchedAtMs);
     }
     if (this.state === 'stopped') return; // detached: a restarted agent takes over the watch
     const max = rec.task.maxCompletionTimeMs;
@@ -1142,10 +1146,10 @@ class Agent implements AgentHandle {
   }
 
   /** Produces a status update of a task and records the new state. */
-  private emit(rec: TaskRecord, state: TaskState, source: TaskStatusSource, extra: Partial<StatusInput>): void {
+  private emit(rec: TaskRecord, state: TaskState, source: TaskStatusSource, extra: Partial<StatusInput>, atMs?: number): void {
     const input: StatusInput = { ...extra, taskId: rec.task.taskId, state, source };
     rec.state = state;
-    rec.status = this.updates.update(rec.frameworkId, input);
+    rec.status = this.updates.update(rec.frameworkId, input, atMs);
     if (isTerminalState(state)) this.release(rec);
     this.saveTask(rec);
     if (isTerminalState(state) && rec.executorKey !== undefined) this.executorsOf.onTaskTerminal(rec);

@@ -272,11 +272,11 @@ export class StatusUpdateManager {
   }
 
   /**
-   * Records a new update of a task: stamps it, journals it, queues it behind the task's earlier
-   * updates. Returns the stamped status.
+   * Records a new update of a task: stamps it (with `atMs`, when what it reports happened: now by
+   * default), journals it, queues it behind the task's earlier updates. Returns the stamped status.
    */
-  update(frameworkId: string, input: StatusInput): TaskStatus {
-    const status: TaskStatus = { ...input, timestampMs: this.timers.now(), uuid: randomUUID() };
+  update(frameworkId: string, input: StatusInput, atMs: number = this.timers.now()): TaskStatus {
+    const status: TaskStatus = { ...input, timestampMs: atMs, uuid: randomUUID() };
     if (this.agentId !== undefined) status.agentId = this.agentId;
     this.enqueue({ frameworkId, status }, true);
     return status;

@@ -63,6 +63,8 @@ describe('startAtMs', () => {
     if (!reply.ok) throw new Error(`READ_FILE failed: ${JSON.stringify(reply)}`);
     const startedAt = Number(Buffer.from(reply.result.data ?? new Uint8Array()).toString('utf8').trim());
     expect(startedAt).toBeGreaterThanOrEqual(startAt);
+    // TASK_RUNNING is stamped with the moment the container was launched: before the process ran its first line.
+    expect(running.status.timestampMs).toBeLessThanOrEqual(startedAt);
   });
 
   it('ends a task killed while it waits, without ever starting it', async () => {

@@ -824,6 +824,7 @@ export class JobRunner {
       const placement = placeTasks(
         offers,
         ready.map(({ staged, run, job }) => ({ ...this.#demand(job, run, staged.taskId), startAtMs: staged.dueAt })),
+        { strategy: 'roundRobin' },
       );
       const unplaced = new Set(placement.unplaced.map((u) => u.demand.taskId));
       for (const r of ready) if (unplaced.has(r.staged.taskId)) this.#due.push(r.staged);
@@ -898,7 +899,7 @@ export class JobRunner {
       byTask.set(taskId, { job: name, run });
       return this.#demand(this.#jobs.get(name)!, run, taskId);
     });
-    const placement = placeTasks(offers, demands);
+    const placement = placeTasks(offers, demands, { strategy: 'roundRobin' });
     // What found no place goes back to the front of the queue, in order.
     const unplaced = new Set(placement.unplaced.map((u) => u.demand.taskId));
     for (const [taskId, { job, run }] of [...byTask].reverse()) {

@@ -121,6 +121,8 @@ interface Scenario {
   offers: Offer[];
   demands: TaskDemand[];
   existing: ExistingTask[];
+  /** Every property holds for both strategies. */
+  strategy: 'pack' | 'roundRobin';
 }
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc
@@ -131,13 +133,14 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       offers: fc.integer({ min: 0, max: 6 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => offerArb(agents, i)))),
       demands: fc.integer({ min: 0, max: 14 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => demandArb(i)))),
       existing: fc.array(existingArb(agents), { maxLength: 5 }),
+      strategy: fc.constantFrom('pack' as const, 'roundRobin' as const),
     }),
   );
 
 const RUNS = { numRuns: 200 };
 
 function run(s: Scenario): Placement {
-  return placeTasks(s.offers, s.demands, { existing: s.existing });
+  return placeTasks(s.offers, s.demands, { existing: s.existing, strategy: s.strategy });
 }
 
 function demandOf(s: Scenario, taskId: string): TaskDemand {

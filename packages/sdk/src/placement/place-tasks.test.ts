@@ -51,6 +51,24 @@ describe('placeTasks: packing', () => {
     expect(p.declineOfferIds).toEqual([]);
   });
 
+  it('round robin gives each task the next offer that fits, wrapping around', () => {
+    const offers = [offer('o1', 'cpus:4;mem:1024'), offer('o2', 'cpus:1;mem:1024'), offer('o3', 'cpus:4;mem:1024')];
+    // Demands of different groups (shapes) share the turn: jobs due at one moment spread out.
+    const demands = Array.from({ length: 7 }, (_, i) => demand({ name: `job-${i}` }));
+    const p = placeTasks(offers, demands, { strategy: 'roundRobin' });
+    expect(p.launched.map((t) => p.offerByTask[t.taskId])).toEqual(['o1', 'o2', 'o3', 'o1', 'o3', 'o1', 'o3']);
+    // o2 is full after one: the turn skips it. First fit fills o1 first.
+    const packed = placeTasks(offers, demands.map((d) => ({ ...d })));
+    expect(packed.launched.map((t) => packed.offerByTask[t.taskId])).toEqual(['o1', 'o1', 'o1', 'o1', 'o2', 'o3', 'o3']);
+  });
+
+  it('round robin among the offers that pass a demand’s static constraints', () => {
+    const offers = ['a', 'b', 'c', 'd'].map((id, i) => offer(id, 'cpus:8;mem:4096', { attributes: { rack: i % 2 === 0 ? 'r1' : 'r2' } }));
+    const demands = Array.from({ length: 4 }, () => demand({ constraints: [['rack', 'LIKE', 'r1']] }));
+    const p = placeTasks(offers, demands, { strategy: 'roundRobin' });
+    expect(p.launched.map((t) => p.offerByTask[t.taskId])).toEqual(['a', 'c', 'a', 'c']);
+  });
+
   it('subtracts as it goes, so a later task goes elsewhere or nowhere', () => {
     const offers = [offer('o1', 'cpus:1.5;mem:256')];
     const p = placeTasks(offers, [demand(), demand()]);

@@ -2,7 +2,7 @@
  * Task placement for frameworks: packs many tasks into many offers in one pass, honouring
  * Marathon-style constraints, assigning ports, and saying why a task found no place.
  *
- * Offers are filled first-fit, in the order given; demands are placed in the order given, so the
+ * Offers are filled first-fit, in the order given (or round robin, with `strategy`); demands are placed in the order given, so the
  * result depends only on the input. Each offer keeps a mutable account of what is left, and
  * demands of the same shape (same resources, ports, constraints and group) resume their search
  * where the previous one stopped: an offer that could not hold a shape cannot hold it later in
@@ -124,6 +124,14 @@ export interface ExistingTask {
 export interface PlaceTasksOptions {
   /** Tasks already running, counted by `UNIQUE`, `MAX_PER`, `GROUP_BY` and `CLUSTER`. @default [] */
   existing?: readonly ExistingTask[];
+  /**
+   * `pack` fills the first offers that fit (first fit: fewer agents busy). `roundRobin` gives each
+   * task the next offer after the previous task's that fits, wrapping around: a batch spreads over
+   * the offers, so each agent has few tasks to start at once (what a scheduler of jobs due at one
+   * moment wants). Demands with `GROUP_BY` spread by their field either way.
+   * @default 'pack'
+   */
+  strategy?: 'pack' | 'roundRobin';
 }
 
 /** One ACCEPT call's worth: the offers of one agent and the operations on them. */
@@ -616,26 +624,46 @@ function fitsExtraSpread(shape: Shape, bin: Bin): boolean {
 
 /**
  * First fit among the candidates, resuming where the shape's last search stopped. Over all
- * offers, the scalar trees leap over offers short of a scalar resource.
+ * offers, the scalar trees leap over offers short of a scalar resource. Round robin (`rr`): the
+ * search starts after the offer the last task of any shape got (of this shape, when its static
+ * constraints narrow its offers) and wraps around once.
  */
-function searchPlain(shape: Shape): Bin | undefined {
+function searchPlain(shape: Shape, rr: { next: number; all: readonly Bin[] } | undefined): Bin | undefined {
+  const list = shape.candidates;
+  if (rr === undefined) return searchFrom(shape, shape.cursor, list.length);
+  if (list.length === 0) return undefined;
+  const shared = list === rr.all;
+  const start = (shared ? rr.next : shape.cursor) % list.length;
+  const bin = searchFrom(shape, start, list.length) ?? (start > 0 ? searchFrom(shape, 0, start) : undefined);
+  if (bin === undefined) {
+    shape.cursor = list.length;
+    return undefined;
+  }
+  // searchFrom left the cursor on the offer it found: the next task looks from the one after.
+  if (shared) rr.next = shape.cursor + 1;
+  else shape.cursor = (shape.cursor + 1) % list.length;
+  return bin;
+}
+
+/** First fit among the candidates from `from` up to `to`; sets the shape's cursor where it found one. */
+function searchFrom(shape: Shape, from: number, to: number): Bin | undefined {
   const list = shape.candidates;
   const leaps = shape.leaps;
-  let i = shape.cursor;
-  while (i < list.length) {
+  let i = from;
+  while (i < to) {
     if (leaps.length > 0) {
       // Move to the first offer that has enough of every scalar: each tree in turn, until all agree.
       for (let agreed = 0, k = 0; agreed < leaps.length; k = (k + 1) % leaps.length) {
         const { tree, milli } = leaps[k]!;
         const next = tree.firstAtLeast(i, milli);
-        if (next < 0) {
-          i = list.length;
+        if (next < 0 || next >= to) {
+          i = to;
           break;
         }
         agreed = next === i ? agreed + 1 : 1;
         i = next;
       }
-      if (i >= list.length) break;
+      if (i >= to) break;
     }
     if (fitsMonotone(shape, list[i]!)) {
       shape.cursor = i;
@@ -911,6 +939,7 @@ export function placeTasks(offers: readonly Offer[], demands: readonly TaskDeman
   };
 
   const scalars = new ScalarIndex(bins);
+  const rr = options.strategy === 'roundRobin' ? { next: 0, all: bins } : undefined;
   const requirements = new Map<string, Requirement>();
   const compiled = new Map<string, CompiledConstraint[]>();
   const candidateLists = new Map<string, Bin[]>();
@@ -1015,7 +1044,7 @@ export function placeTasks(offers: readonly Offer[], demands: readonly TaskDeman
     // A failed search stays failed until something is placed (for shapes without GROUP_BY, for good).
     let bin: Bin | 'uneven' | undefined;
     if (shape.failure !== undefined && (shape.spread === undefined || shape.failure.at === placements)) bin = undefined;
-    else bin = shape.spread === undefined ? searchPlain(shape) : searchSpread(shape, shape.spread);
+    else bin = shape.spread === undefined ? searchPlain(shape, rr) : searchSpread(shape, shape.spread);
 
     if (bin === undefined || bin === 'uneven') {
       // Without GROUP_BY the first diagnosis stays true (offers only fill up), so it is kept.
