@@ -40,7 +40,7 @@ import { batchBundleInfo, batchTaskInfo } from './executor/executor-info.js';
 import { decodeBundleReport, decodeTaskOutput } from './executor/task-data.js';
 import type { TaskOutput } from './plan/outputs.js';
 import type { BatchMetrics } from './metrics.js';
-import { expandJob, type PlannedTask } from './plan/expand.js';
+import { expandJob, launchIdOf, type PlannedTask } from './plan/expand.js';
 import { createGangHold, decideGang, forgetOffers, type GangHold, holdOffers } from './plan/gang.js';
 import {
   activeCount,
@@ -543,8 +543,7 @@ export class BatchScheduler {
         for (let b = 0, from = 0; b < count; b++) {
           const to = Math.round(((b + 1) * taskIds.length) / count);
           const members = taskIds.slice(from, to);
-          if (members.length === 1) this.launchTask(entry, members[0]!, offer.agentId, now, launch);
-          else this.launchBundle(entry, members, offer.agentId, now, launch);
+          this.launchBundle(entry, members, offer.agentId, now, launch);
           from = to;
         }
       }
@@ -569,25 +568,38 @@ export class BatchScheduler {
     }
   }
 
-  /** Marks tasks of one stage LAUNCHING in one bundle and adds the bundle's TaskInfo to `launch`. */
+  /**
+   * Marks tasks of one stage LAUNCHING in one bundle and adds the bundle's TaskInfo to `launch`.
+   * Tasks too large together (their args and env over the data limit) go in halves, down to
+   * single tasks, which say what is too large.
+   */
   private launchBundle(entry: JobEntry, taskIds: string[], agentId: string, now: number, launch: Launch): void {
+    if (taskIds.length === 1) {
+      this.launchTask(entry, taskIds[0]!, agentId, now, launch);
+      return;
+    }
     const job = entry.state;
-    const launchIds = taskIds.map((taskId) => markLaunching(job, taskId, now, { agentId }));
+    // The ids markLaunching gives: the next attempt of each.
+    const launchIds = taskIds.map((taskId) => launchIdOf(taskId, job.tasks[taskId]!.attempt + 1));
     const bundleId = `${launchIds[0]}+${launchIds.length}`;
+    let info: TaskInfo;
+    try {
+      const planned = taskIds.map((id) => entry.planned.get(id)!);
+      info = batchBundleInfo(planned, { agentId, executor: this.options.executor, bundleId, launchIds, inputs: taskInputs(job, taskIds[0]!) });
+    } catch {
+      const half = Math.ceil(taskIds.length / 2);
+      this.launchBundle(entry, taskIds.slice(0, half), agentId, now, launch);
+      this.launchBundle(entry, taskIds.slice(half), agentId, now, launch);
+      return;
+    }
     for (const taskId of taskIds) {
-      job.tasks[taskId]!.bundleId = bundleId;
+      markLaunching(job, taskId, now, { agentId, bundleId });
       this.options.states.markTask(job.jobId, taskId);
     }
     this.progressDirty.add(job.jobId);
-    try {
-      const planned = taskIds.map((id) => entry.planned.get(id)!);
-      launch.tasks.push(batchBundleInfo(planned, { agentId, executor: this.options.executor, bundleId, launchIds, inputs: taskInputs(job, taskIds[0]!) }));
-      launch.jobs.set(bundleId, entry);
-      this.bundles.set(bundleId, { entry, members: launchIds });
-    } catch (error) {
-      const message = fromUnknown(error).message;
-      for (const launchId of launchIds) this.handleEffects(entry, applyTaskStatus(job, { taskId: launchId, state: 'TASK_ERROR', message }, now));
-    }
+    launch.tasks.push(info);
+    launch.jobs.set(bundleId, entry);
+    this.bundles.set(bundleId, { entry, members: launchIds });
   }
 
   /**

@@ -2,7 +2,8 @@
  * Bundles end to end over a real nats-server: a real master, two real agents (process
  * containerizer: the batch executor is a real process per agent) and `startBatch` with small
  * bundles. Many short module tasks run as few tasks of the master's, each member still reported,
- * retried and read by a reduce stage as a task of its own; cancelling a job kills its bundles;
+ * retried and read by a reduce stage as a task of its own; members too large together go in
+ * smaller bundles; cancelling a job kills its bundles;
  * the members of a bundle whose executor dies are retried.
  */
 
@@ -135,6 +136,22 @@ describe('bundles over NATS', () => {
     expect(members + (mine.length - bundles.length)).toBe(302);
     expect(mine.length).toBeLessThan(60);
     expect(bundles.length).toBeGreaterThanOrEqual(19);
+  });
+
+  it('splits a bundle whose members are too large together (over the 512 KiB of task data)', async () => {
+    const before = launched.length;
+    // 40 KB of args each: 16 would carry 640 KB; 8 carry 320.
+    const job = await submit({ name: 'large', stages: [{ name: 'map', count: 32, task: { module: './bundle-tasks.mjs', export: 'square', args: { pad: 'x'.repeat(40_000) }, resources: small } }] });
+    const done = await waitJob(job.jobId, 'the job ended');
+    expect(done.state).toBe('SUCCEEDED');
+    expect(done.tasks!.every((t) => t.attempt === 1)).toBe(true);
+    const sizes = launched
+      .slice(before)
+      .filter((id) => id.startsWith(`${job.jobId}.`))
+      .map((id) => Number(/\+(\d+)$/.exec(id)?.[1] ?? 1));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(32);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(8);
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
   });
 
   it('cancels a job: its bundles are killed, queued members and running ones', async () => {
