@@ -13,7 +13,7 @@
  *   dynamically; without it the BullMQ figure is null).
  *
  * Flags: `--tasks` (100000), `--concurrency` (100 per agent / per worker), `--per-offer` (tasks
- * per offer, 500), `--bundle-size` (module tasks per bundle, the framework's default; 1 = none), `--timeout-ms` (600000), `--profile DIR` (the master and the agents write V8 CPU
+ * per offer, the framework's default), `--bundle-size` (module tasks per bundle, the framework's default; 1 = none), `--timeout-ms` (600000), `--profile DIR` (the master and the agents write V8 CPU
  * profiles there; the framework's, in this process, with `node --cpu-prof --import tsx bench/run.ts …`),
  * `--work-dir DIR` (where the agents' work dirs go, checkpoints included: the OS temp dir by
  * default; `/dev/shm` shows what the agents' checkpoint writes cost). `BENCH_DEBUG=1` also prints
@@ -26,7 +26,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BUNDLE_SIZE, startBatch } from '@stoa/framework-batch';
+import { DEFAULT_BUNDLE_SIZE, DEFAULT_MAX_TASKS_PER_OFFER, startBatch } from '@stoa/framework-batch';
 import { freePort, startNats } from '@stoa/testkit';
 import { procStats } from './launch.js';
 
@@ -270,7 +270,7 @@ interface BullQueue {
 export async function run(flags: Record<string, string | boolean | undefined>) {
   const tasks = Number(flags.tasks ?? 100_000);
   const concurrency = Number(flags.concurrency ?? 100);
-  const perOffer = Number(flags['per-offer'] ?? 500);
+  const perOffer = Number(flags['per-offer'] ?? DEFAULT_MAX_TASKS_PER_OFFER);
   const timeoutMs = Number(flags['timeout-ms'] ?? 600_000);
   const profileDir = typeof flags.profile === 'string' ? flags.profile : undefined;
   const workRoot = typeof flags['work-dir'] === 'string' ? flags['work-dir'] : tmpdir();

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { componentUsage, resolveComponentOptions, untilSignal } from '@stoa/core/internal';
 import { readClusterFile } from '@stoa/sdk';
 import { pino } from 'pino';
-import { DEFAULT_BATCH_PORT, startBatch } from './service.js';
+import { DEFAULT_BATCH_PORT, DEFAULT_BUNDLE_SIZE, DEFAULT_MAX_TASKS_PER_OFFER, startBatch } from './service.js';
 
 /** The options of `stoa batch serve`. */
 export const BATCH_OPTIONS = {
@@ -39,7 +39,8 @@ export const BATCH_OPTIONS = {
   'lease-ms': { type: 'number', description: 'leader lease among batch instances (renewed every quarter of it)', default: 5000 },
   'failover-timeout-ms': { type: 'number', description: 'how long the master keeps the tasks while no instance is subscribed', default: 604800000 },
   'executor-resources': { type: 'string', description: "the batch executor's resources: they bound how many tasks it runs at once", default: 'cpus:1;mem:512' },
-  'max-tasks-per-offer': { type: 'number', description: 'the most tasks launched on one offer', default: 500 },
+  'max-tasks-per-offer': { type: 'number', description: 'the most tasks launched on one offer', default: 1000 },
+  'bundle-size': { type: 'number', description: 'the most module tasks of a stage launched as one bundle (1: none)', default: 64 },
   'instance-id': { type: 'string', description: "this instance's id (default: a random one)" },
   'log-level': { type: 'string', description: 'log level', default: 'info', choices: ['silent', 'error', 'warn', 'info', 'debug', 'trace'] },
 } as const;
@@ -66,7 +67,8 @@ export async function runBatchComponentCli(argv: string[], out: (text: string) =
     leaseMs: o['lease-ms'] ?? 5000,
     failoverTimeoutMs: o['failover-timeout-ms'] ?? 604800000,
     executor: { resources: o['executor-resources'] ?? 'cpus:1;mem:512' },
-    maxTasksPerOffer: o['max-tasks-per-offer'] ?? 500,
+    maxTasksPerOffer: o['max-tasks-per-offer'] ?? DEFAULT_MAX_TASKS_PER_OFFER,
+    bundleSize: o['bundle-size'] ?? DEFAULT_BUNDLE_SIZE,
     ...(o['instance-id'] ? { instanceId: o['instance-id'] } : {}),
     logger,
   });

@@ -7,7 +7,7 @@
  * @module
  */
 
-export { DEFAULT_BATCH_PORT, DEFAULT_BUNDLE_SIZE, type BatchHandle, type BatchOptions, startBatch } from './service.js';
+export { DEFAULT_BATCH_PORT, DEFAULT_BUNDLE_SIZE, DEFAULT_MAX_TASKS_PER_OFFER, type BatchHandle, type BatchOptions, startBatch } from './service.js';
 export { BatchScheduler, type BatchSchedulerOptions, type JobSummary } from './scheduler.js';
 export type { BatchEvent, BatchEventListener } from './events.js';
 export { BatchMetrics } from './metrics.js';

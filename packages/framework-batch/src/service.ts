@@ -25,6 +25,9 @@ import { JobStateStore } from './state.js';
 /** The default port of the batch API. */
 export const DEFAULT_BATCH_PORT = 4500;
 
+/** How many tasks go on one offer at most, unless `maxTasksPerOffer` says otherwise. */
+export const DEFAULT_MAX_TASKS_PER_OFFER = 1000;
+
 /** How many module tasks of one stage go in one bundle at most, unless `bundleSize` says otherwise. */
 export const DEFAULT_BUNDLE_SIZE = 64;
 
@@ -60,7 +63,7 @@ export interface BatchOptions {
   instanceId?: string;
   /** The batch executor (its resources bound how many tasks it runs at once). @default `batchExecutorInfo({ resources: 'cpus:1;mem:512', runningDelayMs: 1000 })` */
   executor?: BatchExecutorInfoOptions;
-  /** The most tasks launched on one offer. @default 500 */
+  /** The most tasks launched on one offer (bundle members counted one by one). @default 1000 ({@link DEFAULT_MAX_TASKS_PER_OFFER}) */
   maxTasksPerOffer?: number;
   /**
    * At most this many module tasks of one stage (those without a timeout) are launched on one
@@ -140,7 +143,7 @@ export async function startBatch(options: BatchOptions = {}): Promise<BatchHandl
       role: options.role ?? '*',
       failoverTimeoutMs: options.failoverTimeoutMs ?? 7 * 24 * 3600 * 1000,
       subjectPrefix: options.subjectPrefix ?? 'stoa',
-      maxTasksPerOffer: options.maxTasksPerOffer ?? 500,
+      maxTasksPerOffer: options.maxTasksPerOffer ?? DEFAULT_MAX_TASKS_PER_OFFER,
       bundleSize: options.bundleSize ?? DEFAULT_BUNDLE_SIZE,
       launchTimeoutMs: options.launchTimeoutMs ?? 60_000,
       maxGangReleases: options.maxGangReleases ?? 5,
