@@ -135,9 +135,13 @@ export class BatchExecutor implements AsyncDisposable {
   private readonly bundles = new Map<string, Bundle>();
   /** Ids of tasks that ended lately, so that a late KILL of one is not answered with TASK_LOST. */
   private readonly recentlyEnded = new Set<string>();
-  /** Tasks waiting for room, from `queueHead` on (taken from the front without shifting the array). */
+  /**
+   * Tasks waiting for room, from `queueHead` on: taken from the front without shifting the array,
+   * and a task killed while it waits is left in place, ended, and skipped.
+   */
   private queue: Entry[] = [];
   private queueHead = 0;
+  private queuedCount = 0;
   private readonly used = new Map<string, number>();
   private runningCount = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -184,7 +188,7 @@ export class BatchExecutor implements AsyncDisposable {
 
   /** Tasks waiting for room. */
   get queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queuedCount;
   }
 
   /** Takes tasks to run: each starts when there is room for it. */
@@ -212,6 +216,7 @@ export class BatchExecutor implements AsyncDisposable {
         const entry: Entry = { info, payload: data.payload, state: 'queued' };
         this.entries.set(info.taskId, entry);
         this.queue.push(entry);
+        this.queuedCount++;
         continue;
       }
       const { members, inputs } = data.bundle;
@@ -233,6 +238,7 @@ export class BatchExecutor implements AsyncDisposable {
         bundle.left++;
         this.entries.set(launchId, entry);
         this.queue.push(entry);
+        this.queuedCount++;
       }
       if (bundle.left === 0) this.endBundle(bundle);
     }
@@ -254,7 +260,7 @@ export class BatchExecutor implements AsyncDisposable {
       return;
     }
     if (entry.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(entry, this.queueHead), 1);
+      this.queuedCount--;
       this.finish(entry, { state: 'TASK_KILLED', message: 'killed before it started', output: {} });
     } else if (entry.state === 'running') {
       entry.abort?.abort({ kind: 'kill', graceMs: graceMs ?? entry.info.killPolicy?.gracePeriodMs ?? this.killGraceMs() } satisfies AbortReason);
@@ -267,9 +273,10 @@ export class BatchExecutor implements AsyncDisposable {
    */
   async shutdown(graceMs = this.killGraceMs()): Promise<void> {
     this.stopping = true;
-    const queued = this.queue.slice(this.queueHead);
+    const queued = this.queue.slice(this.queueHead).filter((e) => e.state === 'queued');
     this.queue = [];
     this.queueHead = 0;
+    this.queuedCount = 0;
     for (const entry of queued) this.finish(entry, { state: 'TASK_KILLED', message: 'the batch executor shut down', output: {} });
     for (const entry of this.entries.values()) {
       if (entry.state === 'running') entry.abort?.abort({ kind: 'shutdown', graceMs } satisfies AbortReason);
@@ -297,8 +304,13 @@ export class BatchExecutor implements AsyncDisposable {
   private pump(): void {
     while (this.queueHead < this.queue.length && !this.stopping) {
       const next = this.queue[this.queueHead]!;
+      if (next.state !== 'queued') {
+        this.queueHead++; // killed while it waited
+        continue;
+      }
       if (!this.fits(next.info.resources)) break;
       this.queueHead++;
+      this.queuedCount--;
       this.start(next);
     }
     // Drop what was taken once it is most of the array.
