@@ -78,6 +78,7 @@ export function exampleSchedulerCalls(): SchedulerCall[] {
     { v: 1, type: 'DECLINE', frameworkId, offerIds: ['o-3'], filters: { refuseMs: 30000 } },
     { v: 1, type: 'REVIVE', frameworkId, roles: ['*'] },
     { v: 1, type: 'SUPPRESS', frameworkId },
+    { v: 1, type: 'DISCONNECT', frameworkId, streamId: 's-7' },
     { v: 1, type: 'KILL', frameworkId, kills: [{ taskId: 'web.instance-1', killPolicy: { gracePeriodMs: 1000 } }] },
     { v: 1, type: 'SHUTDOWN', frameworkId, agentId: 'a-1', executorId: 'e-1' },
     { v: 1, type: 'ACKNOWLEDGE', frameworkId, acks: [{ agentId: 'a-1', taskId: 'web.instance-1', uuid: 'u-1' }] },
@@ -91,7 +92,7 @@ export function exampleSchedulerCalls(): SchedulerCall[] {
 /** One example of every scheduler event. */
 export function exampleSchedulerEvents(): SchedulerEvent[] {
   return [
-    { v: 1, seq: 0, type: 'SUBSCRIBED', frameworkId: 'f-1', heartbeatIntervalMs: 15000, masterId: 'm-1', epoch: 3 },
+    { v: 1, seq: 0, type: 'SUBSCRIBED', frameworkId: 'f-1', heartbeatIntervalMs: 15000, masterId: 'm-1', epoch: 3, streamId: 's-7' },
     { v: 1, seq: 1, type: 'OFFERS', offers: [exampleOffer(1), exampleOffer(2)] },
     { v: 1, seq: 2, type: 'INVERSE_OFFERS', inverseOffers: [{ id: 'io-1', frameworkId: 'f-1', agentId: 'a-1', unavailableFromMs: 1_764_000_000_000 }] },
     { v: 1, seq: 3, type: 'RESCIND', offerIds: ['o-1'] },

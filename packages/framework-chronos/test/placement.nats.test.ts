@@ -31,26 +31,6 @@ const onRackA = { cpus: 1, mem: 32, disk: 0, constraints: [['rack', 'EQUALS', 'a
 const ended = (r: Run | undefined) => r !== undefined && ['SUCCEEDED', 'FAILED', 'KILLED'].includes(r.status);
 
 describe('placement over NATS', () => {
-  it('spreads runs due at one moment over the agents instead of filling the first', async () => {
-    // First in this file: no other framework holds an agent's offer yet.
-    const c = await cluster.chronos(await cluster.bucket());
-    await c.waitLeading();
-    const out = join(cluster.dir, 'spread.txt');
-    const start = startIn(7000);
-    // Four small runs: any one agent could take them all.
-    const names = ['s0', 's1', 's2', 's3'];
-    for (const name of names) {
-      await cluster.api(c, 'POST', '/iso8601', { name, command: `echo "${name} $HOST" >> ${out}`, schedule: `R1/${start}/PT1M`, cpus: 0.1, mem: 16, disk: 0 });
-    }
-    await waitFor(async () => {
-      for (const name of names) if ((await cluster.runsOf(c, name))[0]?.status !== 'SUCCEEDED') return false;
-      return true;
-    }, { timeoutMs: 20_000, what: 'the four runs to succeed' });
-    const hosts = readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
-    expect(hosts.filter((h) => h === 'rack-a')).toHaveLength(2);
-    expect(hosts.filter((h) => h === 'rack-b')).toHaveLength(2);
-  });
-
   it('launches a queued highPriority run before an older normal one when offers are short', async () => {
     const c = await cluster.chronos(await cluster.bucket());
     await c.waitLeading();
@@ -134,6 +114,25 @@ describe('placement over NATS', () => {
     // The waiting run can be killed; it never launched.
     expect((await cluster.api(c, 'DELETE', '/task/kill/nowhere')).data).toEqual({ killed: 1 });
     expect((await cluster.runsOf(c, 'nowhere'))[0]).toMatchObject({ status: 'KILLED', taskIds: [] });
+  });
+
+  it('spreads runs due at one moment over the agents instead of filling the first', async () => {
+    const c = await cluster.chronos(await cluster.bucket());
+    await c.waitLeading();
+    const out = join(cluster.dir, 'spread.txt');
+    const start = startIn(7000);
+    // Four small runs: any one agent could take them all.
+    const names = ['s0', 's1', 's2', 's3'];
+    for (const name of names) {
+      await cluster.api(c, 'POST', '/iso8601', { name, command: `echo "${name} $HOST" >> ${out}`, schedule: `R1/${start}/PT1M`, cpus: 0.1, mem: 16, disk: 0 });
+    }
+    await waitFor(async () => {
+      for (const name of names) if ((await cluster.runsOf(c, name))[0]?.status !== 'SUCCEEDED') return false;
+      return true;
+    }, { timeoutMs: 20_000, what: 'the four runs to succeed' });
+    const hosts = readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
+    expect(hosts.filter((h) => h === 'rack-a')).toHaveLength(2);
+    expect(hosts.filter((h) => h === 'rack-b')).toHaveLength(2);
   });
 
 });

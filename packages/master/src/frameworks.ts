@@ -82,8 +82,9 @@ export async function subscribe(ctx: MasterContext, principal: string, info: Fra
     ctx.log.info({ frameworkId: id, name: info.name }, 'framework subscribed');
   }
   fw.seq = 0;
+  fw.streamId = ctx.newId('s');
   ctx.requestAllocation();
-  return { frameworkId: id, heartbeatIntervalMs: ctx.options.heartbeatIntervalMs, masterId: ctx.masterId, epoch: ctx.epoch };
+  return { frameworkId: id, heartbeatIntervalMs: ctx.options.heartbeatIntervalMs, masterId: ctx.masterId, epoch: ctx.epoch, streamId: fw.streamId };
 }
 
 /**

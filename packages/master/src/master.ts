@@ -55,7 +55,7 @@ import {
 } from './agents.js';
 import { Allocator } from './allocator/index.js';
 import type { DistributiveClusterEvent, MasterContext } from './context.js';
-import { adoptFramework, checkFrameworks, revive, subscribe, suppress, teardown, updateFramework } from './frameworks.js';
+import { adoptFramework, checkFrameworks, disconnect, revive, subscribe, suppress, teardown, updateFramework } from './frameworks.js';
 import { MasterMetrics } from './metrics.js';
 import { accept, decline, expireOffers, makeOffers, rescindAll, resourceOperationForms } from './offers.js';
 import { handleOperatorCall } from './operator/operator.js';
@@ -507,6 +507,11 @@ class Master implements MasterHandle {
       if (fw.principal !== principal) {
         ctx.metrics.messagesDropped.inc({ reason: 'unauthorized' });
         throw new UnauthorizedError(`framework ${call.frameworkId} belongs to another principal`, { details: { frameworkId: call.frameworkId, principal } });
+      }
+      if (call.type === 'DISCONNECT') {
+        // An older subscription's goodbye, or one said twice, changes nothing.
+        if (fw.state === 'CONNECTED' && call.streamId === fw.streamId) disconnect(ctx, fw, 'the scheduler left');
+        return {};
       }
       fw.lastSeenMs = ctx.now();
       if (fw.state !== 'CONNECTED' && call.type !== 'TEARDOWN') {

@@ -72,6 +72,8 @@ export interface FrameworkRecord {
   info: FrameworkInfo;
   state: FrameworkState;
   registeredMs: number;
+  /** The id of its current subscription (new at every SUBSCRIBE), which DISCONNECT must name. */
+  streamId?: string;
   /** Any call counts as a heartbeat. */
   lastSeenMs: number;
   /** Set while disconnected: when it will be torn down. */

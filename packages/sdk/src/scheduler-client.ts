@@ -1277,6 +1277,16 @@ export class SchedulerClient implements AsyncDisposable {
       this.ackImmediate = undefined;
       this.flushAcks();
     }
+    // The master hears at once that this subscription ended (not after missed heartbeats), so
+    // the offers it holds go to other frameworks now. Best effort: heartbeats cover a lost one.
+    const streamId = wasSubscribed ? this.subscribed?.streamId : undefined;
+    if (streamId !== undefined && !this.transport.isClosed) {
+      try {
+        this.transport.publish(this.s.schedulerCalls(this.info.principal), encode(SchedulerCallSchema, { v: 1, frameworkId: this.id, type: 'DISCONNECT', streamId }));
+      } catch (error) {
+        this.log.debug({ err: fromUnknown(error).message }, 'DISCONNECT not sent');
+      }
+    }
     this.currentState = 'closed';
     this.stopHeartbeats();
     this.reconciler.stop();

@@ -132,6 +132,13 @@ export const SchedulerCallSchema = z.discriminatedUnion('type', [
     suppressedRoles: z.array(RoleSchema).optional(),
   }),
   z.object({ ...fw, type: z.literal('TEARDOWN') }),
+  /**
+   * The scheduler leaves without ending the framework (it stops, or another instance takes over):
+   * the master marks it disconnected at once (its offers rescinded, its tasks kept until
+   * `failoverTimeoutMs`) instead of after missed heartbeats. Only the subscription named by
+   * `streamId` (from SUBSCRIBED) is ended: a newer one of the same framework is left alone.
+   */
+  z.object({ ...fw, type: z.literal('DISCONNECT'), streamId: z.string().min(1) }),
   z.object({
     ...fw,
     type: z.literal('ACCEPT'),
@@ -180,6 +187,8 @@ export const SubscribedSchema = z.object({
   masterId: z.string(),
   /** The leader's epoch: it grows with every change of leader. */
   epoch: z.number().int().nonnegative(),
+  /** This subscription's id, for DISCONNECT (new at every SUBSCRIBE). */
+  streamId: z.string().optional(),
 });
 
 /** The reply to SUBSCRIBE. */
