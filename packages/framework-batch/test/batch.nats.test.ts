@@ -17,6 +17,7 @@ import { startMaster } from '@stoa/master';
 import { type NatsServerHandle, startNats, waitFor } from '@stoa/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchHandle, startBatch } from '../src/service.js';
+import { batchApi } from './batch-api.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const wordcountDir = fileURLToPath(new URL('../../../examples/wordcount/', import.meta.url));
@@ -25,16 +26,6 @@ let nats: NatsServerHandle;
 let batch: BatchHandle;
 let workRoot: string;
 const agents: AgentHandle[] = [];
-
-interface Job {
-  jobId: string;
-  state: string;
-  reason?: string;
-  message?: string;
-  stages: { stage: string; done: number; running: number; failed: number; total: number; failedAttempts: number }[];
-  tasks?: { taskId: string; state: string; attempt: number; agentId?: string; launchedAtMs?: number; message?: string; output?: { result?: unknown } }[];
-  createdAtMs: number;
-}
 
 async function addAgent(name: string, rack: string): Promise<AgentHandle> {
   const transport = await NatsTransport.connect({ servers: nats.url, name: `agent-${name}` });
@@ -60,31 +51,7 @@ async function startInstance(): Promise<BatchHandle> {
   return b;
 }
 
-async function submit(spec: unknown, baseDir = fixtures): Promise<Job> {
-  const res = await fetch(`${batch.httpUrl}/v1/jobs?baseDir=${encodeURIComponent(baseDir)}`, { method: 'POST', body: typeof spec === 'string' ? spec : JSON.stringify(spec) });
-  expect(res.status, await res.clone().text()).toBe(201);
-  return (await res.json()) as Job;
-}
-
-async function getJob(jobId: string): Promise<Job> {
-  return (await (await fetch(`${batch.httpUrl}/v1/jobs/${jobId}`)).json()) as Job;
-}
-
-async function waitJob(jobId: string, what: string, until: (job: Job) => boolean = (j) => j.state !== 'RUNNING', timeoutMs = 20_000): Promise<Job> {
-  let last: Job | undefined;
-  try {
-    await waitFor(
-      async () => {
-        last = await getJob(jobId);
-        return until(last);
-      },
-      { timeoutMs, what },
-    );
-  } catch (error) {
-    throw new Error(`${what}: ${JSON.stringify(last)}`, { cause: error });
-  }
-  return last!;
-}
+const { submit, getJob, waitJob } = batchApi(() => batch.httpUrl, fixtures);
 
 const small = { cpus: 0.1, mem: 16 };
 

@@ -18,6 +18,7 @@ import { type MasterHandle, startMaster } from '@stoa/master';
 import { type NatsServerHandle, startNats, waitFor } from '@stoa/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchHandle, startBatch } from '../src/service.js';
+import { batchApi, type Job } from './batch-api.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -29,38 +30,10 @@ const agents: AgentHandle[] = [];
 /** The id of every task the master was asked to launch. */
 const launched: string[] = [];
 
-interface Job {
-  jobId: string;
-  state: string;
-  stages: { stage: string; done: number; running: number; failed: number; total: number; failedAttempts: number }[];
-  tasks?: { taskId: string; state: string; attempt: number; launchId?: string; output?: { result?: unknown }; message?: string }[];
-}
-
-async function submit(spec: unknown): Promise<Job> {
-  const res = await fetch(`${batch.httpUrl}/v1/jobs?baseDir=${encodeURIComponent(fixtures)}`, { method: 'POST', body: JSON.stringify(spec) });
-  expect(res.status, await res.clone().text()).toBe(201);
-  return (await res.json()) as Job;
-}
-
-async function getJob(jobId: string): Promise<Job> {
-  return (await (await fetch(`${batch.httpUrl}/v1/jobs/${jobId}`)).json()) as Job;
-}
-
-async function waitJob(jobId: string, what: string, until: (job: Job) => boolean = (j) => j.state !== 'RUNNING'): Promise<Job> {
-  let last: Job | undefined;
-  try {
-    await waitFor(
-      async () => {
-        last = await getJob(jobId);
-        return until(last);
-      },
-      { timeoutMs: 30_000, what },
-    );
-  } catch (error) {
-    throw new Error(`${what}: ${JSON.stringify(last)?.slice(0, 2000)}`, { cause: error });
-  }
-  return last!;
-}
+const api = batchApi(() => batch.httpUrl, fixtures);
+const { submit } = api;
+/** {@link batchApi}'s waitJob with 30 s to wait. */
+const waitJob = (jobId: string, what: string, until?: (job: Job) => boolean) => api.waitJob(jobId, what, until, 30_000);
 
 const small = { cpus: 0.01, mem: 4 };
 
